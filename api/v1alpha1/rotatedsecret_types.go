@@ -1,0 +1,358 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Annotations a user sets on a RotatedSecret. Their value is a token: a value the operator has not handled yet
+// starts exactly one rotation; the operator records the handled token in status and never removes the annotation.
+const (
+	// RotateAnnotation forces a normal rotation now: `kubectl annotate rotsec jwt-secret rotation.tribi.io/rotate=$(date +%s) --overwrite`.
+	RotateAnnotation = "rotation.tribi.io/rotate"
+	// EmergencyAnnotation forces a rotation now without a grace period: the previous value is not kept.
+	// Its value is "<token> <reason>"; the reason is copied into the history record.
+	EmergencyAnnotation = "rotation.tribi.io/emergency"
+)
+
+// Labels and annotations the operator puts on the Secrets it writes.
+const (
+	// ManagedLabel marks every Secret the operator writes (targets, staging Secrets, the fingerprint key), so that
+	// its cache holds those Secrets and no others.
+	ManagedLabel = "rotation.tribi.io/managed"
+	// RotatedSecretLabel names the RotatedSecret a staging Secret belongs to.
+	RotatedSecretLabel = "rotation.tribi.io/rotated-secret"
+)
+
+// Duration is a length of time written as a whole number followed by d (days), h (hours) or m (minutes), e.g.
+// "90d", "2160h" or "90m".
+// +kubebuilder:validation:MaxLength=12
+// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,5}[dhm]$')",message="must be a whole number followed by d, h or m, e.g. 90d, 2160h or 90m"
+type Duration string
+
+// RotatedSecretSpec declares one secret value: who owns it, how often it is rotated, where it comes from and
+// which Secret keys receive it.
+// +kubebuilder:validation:XValidation:rule="!has(self.previous) || !self.previous.keep || self.targets.all(t, self.targets.all(u, u.key + self.previous.suffix != t.key))",message="previous.suffix makes a previous-value key collide with a target key"
+type RotatedSecretSpec struct {
+	// Description says what the secret is for; shown in `kubectl describe`.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Description string `json:"description,omitempty"`
+
+	// Owner is the person or team answerable for this secret (e.g. "Backend lead"). Required.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Owner string `json:"owner"`
+
+	// TTL is how long a value lives before it is rotated: a whole number with unit d, h or m ("90d", "2160h").
+	// At least 1h.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]{1,5}[dhm]$') || int(self.substring(0, size(self) - 1)) * (self.endsWith('d') ? 1440 : (self.endsWith('h') ? 60 : 1)) >= 60",message="ttl must be at least 1h"
+	TTL Duration `json:"ttl"`
+
+	// Suspend stops TTL and manual rotations (and the first one) while true. An emergency token is still honoured:
+	// an emergency cannot wait for someone to un-suspend.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// Provider produces new values. Exactly one provider block must be set.
+	Provider ProviderSpec `json:"provider"`
+
+	// Targets are the Secret keys that receive the value. At least one; no two may name the same Secret key.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, u.secretName == t.secretName && u.key == t.key && (has(u.namespace) ? u.namespace : '') == (has(t.namespace) ? t.namespace : '')))",message="targets must not name the same secretName, namespace and key twice"
+	// +listType=atomic
+	Targets []Target `json:"targets"`
+
+	// Previous keeps the old value beside the new one for a grace period, so apps can accept both while they restart.
+	// +optional
+	Previous *PreviousSpec `json:"previous,omitempty"`
+
+	// RevisionHistoryLimit is how many rotations status.history keeps. Default 10.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=10
+	// +optional
+	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
+}
+
+// ProviderSpec selects where new values come from. Exactly one field is set.
+// +kubebuilder:validation:XValidation:rule="(has(self.random) ? 1 : 0) == 1",message="exactly one provider must be set (random)"
+type ProviderSpec struct {
+	// Random generates cryptographically random bytes, like `openssl rand -hex 32`. Its only output is "value".
+	// +optional
+	Random *RandomProvider `json:"random,omitempty"`
+}
+
+// RandomEncoding is how random bytes are written out.
+// +kubebuilder:validation:Enum=hex;base64;base64url;alphanumeric
+type RandomEncoding string
+
+// Random encodings.
+const (
+	EncodingHex          RandomEncoding = "hex"
+	EncodingBase64       RandomEncoding = "base64"
+	EncodingBase64URL    RandomEncoding = "base64url"
+	EncodingAlphanumeric RandomEncoding = "alphanumeric"
+)
+
+// RandomProvider generates a value from a cryptographic random source.
+type RandomProvider struct {
+	// Length is the number of random bytes (hex, base64, base64url) or characters (alphanumeric). 16 to 512; default 32.
+	// `length: 32, encoding: hex` gives the 64 hex characters of `openssl rand -hex 32`.
+	// +kubebuilder:validation:Minimum=16
+	// +kubebuilder:validation:Maximum=512
+	// +kubebuilder:default=32
+	// +optional
+	Length int32 `json:"length,omitempty"`
+
+	// Encoding is hex (default), base64 (standard, padded), base64url (unpadded) or alphanumeric ([A-Za-z0-9]).
+	// +kubebuilder:default=hex
+	// +optional
+	Encoding RandomEncoding `json:"encoding,omitempty"`
+}
+
+// Target is one key of one Kubernetes Secret that receives a provider output.
+type Target struct {
+	// SecretName is the Secret to write. It is created if it does not exist; if it exists only the keys this
+	// RotatedSecret manages are changed (server-side apply, one field manager per RotatedSecret).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	SecretName string `json:"secretName"`
+
+	// Namespace of the Secret; defaults to the RotatedSecret's namespace.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// Key is the data key written, e.g. JWT_SECRET.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+
+	// From names the provider output written to this key. Default "value"; the random provider has no other.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9_]+$`
+	// +kubebuilder:default=value
+	// +optional
+	From string `json:"from,omitempty"`
+}
+
+// PreviousSpec says whether and for how long the old value stays beside the new one.
+type PreviousSpec struct {
+	// Keep writes the previous value under <key><suffix> after a rotation. An emergency rotation never keeps it.
+	// +optional
+	Keep bool `json:"keep,omitempty"`
+
+	// Suffix appended to each target key for the previous value. Default "_PREVIOUS" (JWT_SECRET_PREVIOUS).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=50
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:default=_PREVIOUS
+	// +optional
+	Suffix string `json:"suffix,omitempty"`
+
+	// GracePeriod is how long the previous value is kept ("24h", "7d"; d, h or m; "0m" removes it at once).
+	// Default 24h.
+	// +kubebuilder:default="24h"
+	// +optional
+	GracePeriod Duration `json:"gracePeriod,omitempty"`
+}
+
+// Trigger says why a rotation started.
+// +kubebuilder:validation:Enum=Created;TTLExpired;Manual;Emergency;TargetDrift
+type Trigger string
+
+// Rotation triggers.
+const (
+	TriggerCreated     Trigger = "Created"
+	TriggerTTLExpired  Trigger = "TTLExpired"
+	TriggerManual      Trigger = "Manual"
+	TriggerEmergency   Trigger = "Emergency"
+	TriggerTargetDrift Trigger = "TargetDrift"
+)
+
+// Outcome is how a history record ended.
+type Outcome string
+
+// Outcomes of a history record.
+const (
+	OutcomeInProgress Outcome = "InProgress"
+	OutcomeSucceeded  Outcome = "Succeeded"
+	OutcomeFailed     Outcome = "Failed"
+	// OutcomeRepaired records a TargetDrift repair: the current value was written back, no new revision.
+	OutcomeRepaired Outcome = "Repaired"
+)
+
+// Phase summarises status for `kubectl get`.
+type Phase string
+
+// Phases.
+const (
+	PhasePending   Phase = "Pending"
+	PhaseRotating  Phase = "Rotating"
+	PhaseReady     Phase = "Ready"
+	PhaseStalled   Phase = "Stalled"
+	PhaseSuspended Phase = "Suspended"
+)
+
+// RotationStep is how far an in-progress rotation has got. Each step is persisted before the next begins.
+type RotationStep string
+
+// Rotation steps, in order.
+const (
+	// StepDecided: the rotation and its revision are recorded; nothing is generated yet.
+	StepDecided RotationStep = "Decided"
+	// StepStaged: the new value is in the staging Secret and its fingerprint in status; no target has it yet.
+	StepStaged RotationStep = "Staged"
+	// StepTargetsWritten: every target holds the new value; committing is all that is left.
+	StepTargetsWritten RotationStep = "TargetsWritten"
+)
+
+// PendingRotation is the rotation in progress. While it is set, status.conditions has Rotating=True and no other
+// rotation starts; it is cleared when the rotation commits.
+type PendingRotation struct {
+	// Revision the rotation produces (currentRevision + 1).
+	Revision int64 `json:"revision"`
+	// Trigger that started it.
+	Trigger Trigger `json:"trigger"`
+	// Emergency rotations do not keep the previous value.
+	// +optional
+	Emergency bool `json:"emergency,omitempty"`
+	// Step reached so far.
+	Step RotationStep `json:"step"`
+	// StartTime of the rotation.
+	StartTime metav1.Time `json:"startTime"`
+	// Fingerprint of the staged value, set at StepStaged.
+	// +optional
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Message says why the rotation started (the emergency reason, the token, the TTL).
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// RotationRecord is one entry of status.history.
+type RotationRecord struct {
+	// Revision produced (or repaired) by this rotation.
+	Revision int64 `json:"revision"`
+	// Trigger that started it.
+	Trigger Trigger `json:"trigger"`
+	// StartTime of the rotation.
+	StartTime metav1.Time `json:"startTime"`
+	// CompletionTime of the rotation; empty while in progress.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Outcome: InProgress, Succeeded, Failed or Repaired.
+	Outcome Outcome `json:"outcome"`
+	// Message gives details (never a value).
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Fingerprint of the value this revision produced.
+	// +optional
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// RotatedSecretStatus is what the operator observed and did.
+type RotatedSecretStatus struct {
+	// ObservedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, Reconciling, Stalled (kstatus, for `kubectl wait` and GitOps health checks) and Rotating
+	// (a rotation is in progress; it is both the trigger and the lock).
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Phase summarises the conditions: Pending, Rotating, Ready, Stalled or Suspended.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// CurrentRevision is the revision every target holds; 0 before the first rotation.
+	// +optional
+	CurrentRevision int64 `json:"currentRevision,omitempty"`
+
+	// CurrentFingerprint identifies the current value: a prefix of HMAC-SHA256 keyed with the operator's own key,
+	// never a plain hash, so it can be compared but not brute-forced.
+	// +optional
+	CurrentFingerprint string `json:"currentFingerprint,omitempty"`
+
+	// PreviousRevision is the revision still written under the previous-value keys; 0 when none is.
+	// +optional
+	PreviousRevision int64 `json:"previousRevision,omitempty"`
+
+	// PreviousExpiryTime is when the previous-value keys are removed.
+	// +optional
+	PreviousExpiryTime *metav1.Time `json:"previousExpiryTime,omitempty"`
+
+	// LastRotationTime is when the current revision was committed.
+	// +optional
+	LastRotationTime *metav1.Time `json:"lastRotationTime,omitempty"`
+
+	// NextRotationTime is when the TTL of the current revision runs out.
+	// +optional
+	NextRotationTime *metav1.Time `json:"nextRotationTime,omitempty"`
+
+	// LastHandledRotateRequest is the last rotation.tribi.io/rotate token acted on.
+	// +optional
+	LastHandledRotateRequest string `json:"lastHandledRotateRequest,omitempty"`
+
+	// LastHandledEmergencyRequest is the last rotation.tribi.io/emergency value acted on.
+	// +optional
+	LastHandledEmergencyRequest string `json:"lastHandledEmergencyRequest,omitempty"`
+
+	// FailedAttempts counts consecutive failed attempts; retries back off exponentially from it.
+	// +optional
+	FailedAttempts int32 `json:"failedAttempts,omitempty"`
+
+	// LastFailureTime is when the last attempt failed.
+	// +optional
+	LastFailureTime *metav1.Time `json:"lastFailureTime,omitempty"`
+
+	// Pending is the rotation in progress, if any.
+	// +optional
+	Pending *PendingRotation `json:"pending,omitempty"`
+
+	// History of rotations, newest first, at most spec.revisionHistoryLimit entries.
+	// +listType=atomic
+	// +optional
+	History []RotationRecord `json:"history,omitempty"`
+}
+
+// RotatedSecret declares a secret value the operator generates, writes into Kubernetes Secrets and rotates on TTL
+// expiry or on request.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=rotsec,categories=all
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.owner`
+// +kubebuilder:printcolumn:name="TTL",type=string,JSONPath=`.spec.ttl`
+// +kubebuilder:printcolumn:name="Revision",type=integer,JSONPath=`.status.currentRevision`
+// +kubebuilder:printcolumn:name="Next Rotation",type=date,JSONPath=`.status.nextRotationTime`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`,priority=1
+// +kubebuilder:printcolumn:name="Fingerprint",type=string,JSONPath=`.status.currentFingerprint`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 244",message="metadata.name must be at most 244 characters: the staging Secret is named <name>-rotation"
+type RotatedSecret struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   RotatedSecretSpec   `json:"spec,omitempty"`
+	Status RotatedSecretStatus `json:"status,omitempty"`
+}
+
+// RotatedSecretList is a list of RotatedSecrets.
+// +kubebuilder:object:root=true
+type RotatedSecretList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []RotatedSecret `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&RotatedSecret{}, &RotatedSecretList{})
+}

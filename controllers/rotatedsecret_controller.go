@@ -1,0 +1,186 @@
+// Package controllers holds the RotatedSecret reconciler.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/fingerprint"
+	"github.com/tribi/secret-rotator/internal/policy"
+	"github.com/tribi/secret-rotator/internal/provider"
+)
+
+// targetIndex indexes RotatedSecrets by the "<namespace>/<name>" of every Secret they write.
+const targetIndex = "rotation.tribi.io/target"
+
+// RotatedSecretReconciler rotates the values declared by RotatedSecrets.
+type RotatedSecretReconciler struct {
+	// Client reads from the manager's cache and writes to the API server.
+	client.Client
+	// APIReader reads past the cache; used only to confirm what the cache suggests (drift, a lost staged value).
+	APIReader client.Reader
+	// Recorder emits events.k8s.io Events; their reasons equal the condition reasons.
+	Recorder events.EventRecorder
+	// Clock is read once per reconcile (a fake clock in tests).
+	Clock clock.PassiveClock
+	// Providers produce values, by provider kind.
+	Providers provider.Registry
+	// Fingerprints identify values in status without revealing them.
+	Fingerprints *fingerprint.Keyer
+	// Policy decides whether to rotate; policy.DefaultChain() when nil.
+	Policy policy.Chain
+	// StepHook, when set, is called after every persisted step of a rotation (see the step constants). Returning
+	// true ends the reconcile at once and writes nothing more, as if the process had died there. Tests only.
+	StepHook func(step string) bool
+}
+
+// errStopped ends a reconcile at a StepHook, skipping the deferred status patch.
+var errStopped = errors.New("stopped by step hook")
+
+// +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile runs the rotation phases of one RotatedSecret in order. Each phase is idempotent for a revision and
+// persists status after any outside effect, so a crash at any point resumes the same rotation.
+func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	if r.stopAt("Start") {
+		return ctrl.Result{}, nil
+	}
+	rs := &rotationv1alpha1.RotatedSecret{}
+	if err := r.Get(ctx, req.NamespacedName, rs); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !rs.DeletionTimestamp.IsZero() {
+		// The staging Secret is garbage-collected through its owner reference; targets keep their last value.
+		return ctrl.Result{}, nil
+	}
+	s := &scope{rs: rs, base: rs.DeepCopy(), now: r.Clock.Now()}
+	defer func() {
+		if errors.Is(retErr, errStopped) {
+			retErr = nil
+			return
+		}
+		r.summarize(s)
+		if err := r.persist(ctx, s); err != nil && retErr == nil {
+			retErr = err
+		}
+		if retErr == nil {
+			res = s.result()
+		}
+	}()
+
+	phases := []phase{
+		r.validate,       // parse the spec; refuse what cannot work
+		r.loadStaging,    // read the staging Secret
+		r.decide,         // start a rotation (persisted) or carry on with the pending one
+		r.waitForBackoff, // after a failure, wait until status says the next attempt may run
+		r.generate,       // produce and stage the new value (staging Secret, then status)
+		r.writeTargets,   // write the staged value to every target (then status)
+		r.commit,         // make the staged revision current (status)
+		r.expirePrevious, // remove previous-value keys once the grace period is over
+		r.syncTargets,    // restore targets that drifted from the current value
+	}
+	for _, p := range phases {
+		done, err := p(ctx, s)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if done {
+			break
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// stopAt calls the StepHook.
+func (r *RotatedSecretReconciler) stopAt(step string) bool {
+	return r.StepHook != nil && r.StepHook(step)
+}
+
+// SetupWithManager registers the reconciler: it watches RotatedSecrets (spec, labels and annotations, never its
+// own status writes) and the Secrets it manages, and nothing else. maxConcurrent reconciles run in parallel; one
+// object is never reconciled twice at once.
+func (r *RotatedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, maxConcurrent int) error {
+	if r.Policy == nil {
+		r.Policy = policy.DefaultChain()
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &rotationv1alpha1.RotatedSecret{}, targetIndex, indexTargets); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&rotationv1alpha1.RotatedSecret{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToRotatedSecrets)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
+		Complete(r)
+}
+
+func indexTargets(o client.Object) []string {
+	rs := o.(*rotationv1alpha1.RotatedSecret)
+	var keys []string
+	for _, t := range rs.Spec.Targets {
+		keys = append(keys, targetNamespace(rs, t)+"/"+t.SecretName)
+	}
+	return keys
+}
+
+// secretToRotatedSecrets maps a Secret event to the RotatedSecrets that stage in it or write to it.
+func (r *RotatedSecretReconciler) secretToRotatedSecrets(ctx context.Context, o client.Object) []reconcile.Request {
+	var reqs []reconcile.Request
+	if name := o.GetLabels()[rotationv1alpha1.RotatedSecretLabel]; name != "" {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}})
+	}
+	var list rotationv1alpha1.RotatedSecretList
+	if err := r.List(ctx, &list, client.MatchingFields{targetIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing RotatedSecrets that write a Secret", "secret", client.ObjectKeyFromObject(o))
+		return reqs
+	}
+	for _, rs := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rs)})
+	}
+	return reqs
+}
+
+// CacheOptions limits the manager's Secret cache to the Secrets the operator writes (labelled
+// rotation.tribi.io/managed=true): it never holds, or needs RBAC to list, any other Secret's value.
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{rotationv1alpha1.ManagedLabel: "true"})},
+	}}
+}
+
+// result is when to look at the object again: at the next due time (TTL or grace period end), or after a backoff.
+func (s *scope) result() ctrl.Result {
+	if s.requeueAfter <= 0 {
+		return ctrl.Result{}
+	}
+	return ctrl.Result{RequeueAfter: s.requeueAfter}
+}
+
+// wakeAt asks for a reconcile at t (the earliest of all asks wins).
+func (s *scope) wakeAt(t time.Time, jitter time.Duration) {
+	d := t.Sub(s.now) + jitter
+	if d < time.Second {
+		d = time.Second
+	}
+	if s.requeueAfter == 0 || d < s.requeueAfter {
+		s.requeueAfter = d
+	}
+}

@@ -1,0 +1,36 @@
+// Package conditions sets the status conditions of a RotatedSecret, always with the generation they describe.
+package conditions
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+)
+
+// Set sets one condition on rs, recording rs's generation as its observedGeneration. The transition time changes
+// only when the status does.
+func Set(rs *rotationv1alpha1.RotatedSecret, condType string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{
+		Type:               condType,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: rs.Generation,
+	})
+}
+
+// Delete removes a condition.
+func Delete(rs *rotationv1alpha1.RotatedSecret, condType string) {
+	meta.RemoveStatusCondition(&rs.Status.Conditions, condType)
+}
+
+// IsTrue reports whether the condition is present and True.
+func IsTrue(rs *rotationv1alpha1.RotatedSecret, condType string) bool {
+	return meta.IsStatusConditionTrue(rs.Status.Conditions, condType)
+}
+
+// Get returns the condition or nil.
+func Get(rs *rotationv1alpha1.RotatedSecret, condType string) *metav1.Condition {
+	return meta.FindStatusCondition(rs.Status.Conditions, condType)
+}

@@ -1,0 +1,114 @@
+// Package staging lays out the operator-owned staging Secret "<name>-rotation" that holds every value before any
+// target sees it: the pending revision, the current one and the previous one, each with its provider state.
+//
+// Data keys are "r<revision>.<output>" for values and "r<revision>-state" for provider state (output names
+// cannot contain "-"). Which revision is current or pending is recorded in the RotatedSecret's status; the
+// staging Secret only keeps values, so committing a rotation needs no write here.
+package staging
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/provider"
+)
+
+// Suffix is appended to the RotatedSecret's name to name its staging Secret.
+const Suffix = "-rotation"
+
+// Name returns the name of the staging Secret of a RotatedSecret.
+func Name(rotatedSecretName string) string { return rotatedSecretName + Suffix }
+
+func valueKey(rev int64, output string) string { return fmt.Sprintf("r%d.%s", rev, output) }
+func stateKey(rev int64) string                { return fmt.Sprintf("r%d-state", rev) }
+
+// revisionOf parses the revision of a data key; false for keys this package did not write.
+func revisionOf(key string) (int64, bool) {
+	if !strings.HasPrefix(key, "r") {
+		return 0, false
+	}
+	end := strings.IndexAny(key, ".-")
+	if end < 2 {
+		return 0, false
+	}
+	rev, err := strconv.ParseInt(key[1:end], 10, 64)
+	return rev, err == nil
+}
+
+// Get returns the staged result of rev; false when the Secret (which may be nil) holds no value for it.
+func Get(s *corev1.Secret, rev int64) (provider.Result, bool) {
+	if s == nil || rev <= 0 {
+		return provider.Result{}, false
+	}
+	prefix := fmt.Sprintf("r%d.", rev)
+	res := provider.Result{Values: provider.Values{}}
+	for k, v := range s.Data {
+		if strings.HasPrefix(k, prefix) {
+			res.Values[strings.TrimPrefix(k, prefix)] = v
+		}
+	}
+	if len(res.Values) == 0 {
+		return provider.Result{}, false
+	}
+	res.State = s.Data[stateKey(rev)]
+	return res, true
+}
+
+// Revisions lists the revisions a staging Secret holds, oldest first.
+func Revisions(s *corev1.Secret) []int64 {
+	seen := map[int64]bool{}
+	if s != nil {
+		for k := range s.Data {
+			if rev, ok := revisionOf(k); ok {
+				seen[rev] = true
+			}
+		}
+	}
+	out := make([]int64, 0, len(seen))
+	for rev := range seen {
+		out = append(out, rev)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Put returns the staging Secret with res stored as rev, keeping only the revisions listed in keep (plus rev).
+// existing may be nil; the result is a new object whose resourceVersion is the one it was read with, so an
+// Update fails with a conflict instead of overwriting a value another reconcile staged.
+func Put(existing *corev1.Secret, rs *rotationv1alpha1.RotatedSecret, rev int64, res provider.Result, keep ...int64) *corev1.Secret {
+	var s *corev1.Secret
+	if existing != nil {
+		s = existing.DeepCopy()
+	} else {
+		s = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: Name(rs.Name), Namespace: rs.Namespace}, Type: corev1.SecretTypeOpaque}
+	}
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	s.Labels[rotationv1alpha1.ManagedLabel] = "true"
+	s.Labels[rotationv1alpha1.RotatedSecretLabel] = rs.Name
+	kept := map[int64]bool{rev: true}
+	for _, k := range keep {
+		kept[k] = true
+	}
+	data := map[string][]byte{}
+	for k, v := range s.Data {
+		if r, ok := revisionOf(k); ok && kept[r] && r != rev {
+			data[k] = v
+		}
+	}
+	for name, v := range res.Values {
+		data[valueKey(rev, name)] = v
+	}
+	if len(res.State) > 0 {
+		data[stateKey(rev)] = res.State
+	}
+	s.Data = data
+	return s
+}
