@@ -56,11 +56,14 @@ type RotatedSecretSpec struct {
 	// Provider produces new values. Exactly one provider block must be set.
 	Provider ProviderSpec `json:"provider"`
 
-	// Targets are the Secret keys that receive the value. At least one; no two may name the same Secret key.
+	// Targets are the Secret keys that receive the value. At least one, at most 16; no two may name the same
+	// secretName, namespace and key.
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=32
-	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, u.secretName == t.secretName && u.key == t.key && (has(u.namespace) ? u.namespace : '') == (has(t.namespace) ? t.namespace : '')))",message="targets must not name the same secretName, namespace and key twice"
-	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=secretName
+	// +listMapKey=namespace
+	// +listMapKey=key
 	Targets []Target `json:"targets"`
 
 	// Previous keeps the old value beside the new one for a grace period, so apps can accept both while they restart.
@@ -120,15 +123,16 @@ type Target struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	SecretName string `json:"secretName"`
 
-	// Namespace of the Secret; defaults to the RotatedSecret's namespace.
+	// Namespace of the Secret; empty (the default) means the RotatedSecret's namespace.
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$`
+	// +kubebuilder:default=""
 	// +optional
-	Namespace string `json:"namespace,omitempty"`
+	Namespace string `json:"namespace"`
 
 	// Key is the data key written, e.g. JWT_SECRET.
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=200
+	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
 	Key string `json:"key"`
 

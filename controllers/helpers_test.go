@@ -1,0 +1,129 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/provider"
+)
+
+var ctx = context.Background()
+
+const wait = 20 * time.Second
+
+func getRS(rs *rotationv1alpha1.RotatedSecret) *rotationv1alpha1.RotatedSecret {
+	out := &rotationv1alpha1.RotatedSecret{}
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rs), out)).To(Succeed())
+	return out
+}
+
+// secretData returns the data of a Secret, or nil when it does not exist.
+func secretData(namespace, name string) map[string][]byte {
+	var s corev1.Secret
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
+		return nil
+	}
+	return s.Data
+}
+
+func secretValue(namespace, name, key string) string {
+	return string(secretData(namespace, name)[key])
+}
+
+// waitForRevision waits until rs has committed revision rev and is Ready, and returns it.
+func waitForRevision(rs *rotationv1alpha1.RotatedSecret, rev int64) *rotationv1alpha1.RotatedSecret {
+	var got *rotationv1alpha1.RotatedSecret
+	EventuallyWithOffset(1, func(g Gomega) {
+		got = &rotationv1alpha1.RotatedSecret{}
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rs), got)).To(Succeed())
+		g.Expect(got.Status.CurrentRevision).To(Equal(rev))
+		g.Expect(got.Status.Pending).To(BeNil())
+		g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, rotationv1alpha1.ConditionReady)).To(BeTrue())
+		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+	}, wait, 50*time.Millisecond).Should(Succeed())
+	return got
+}
+
+// update applies change to the live object, retrying on conflicts.
+func update(rs *rotationv1alpha1.RotatedSecret, change func(*rotationv1alpha1.RotatedSecret)) {
+	EventuallyWithOffset(1, func() error {
+		live := getRS(rs)
+		change(live)
+		return k8sClient.Update(ctx, live)
+	}, wait).Should(Succeed())
+}
+
+// annotate sets an annotation, as `kubectl annotate --overwrite` does.
+func annotate(rs *rotationv1alpha1.RotatedSecret, key, value string) {
+	update(rs, func(live *rotationv1alpha1.RotatedSecret) {
+		if live.Annotations == nil {
+			live.Annotations = map[string]string{}
+		}
+		live.Annotations[key] = value
+	})
+}
+
+// poke changes a label, which makes the operator look at the object without asking for anything.
+func poke(rs *rotationv1alpha1.RotatedSecret) {
+	update(rs, func(live *rotationv1alpha1.RotatedSecret) {
+		if live.Labels == nil {
+			live.Labels = map[string]string{}
+		}
+		live.Labels["poked"] = fmt.Sprint(time.Now().UnixNano())
+	})
+}
+
+// settle pokes the object and waits until the operator has observed the poke, then returns the object. Used to
+// show that something did NOT happen: the operator certainly looked.
+func settle(rs *rotationv1alpha1.RotatedSecret) *rotationv1alpha1.RotatedSecret {
+	before := getRS(rs)
+	poke(rs)
+	// A label change does not bump the generation; the operator's reconcile of it is visible as a cache sync of
+	// the object plus no status change, so wait a moment after it has certainly been delivered.
+	var got *rotationv1alpha1.RotatedSecret
+	ConsistentlyWithOffset(1, func(g Gomega) {
+		got = getRS(rs)
+		g.Expect(got.Status.CurrentRevision).To(Equal(before.Status.CurrentRevision))
+		g.Expect(got.Status.Pending).To(Equal(before.Status.Pending))
+	}, 1500*time.Millisecond, 100*time.Millisecond).Should(Succeed())
+	return got
+}
+
+// events lists the Events about one object.
+func events(rs *rotationv1alpha1.RotatedSecret) []eventsv1.Event {
+	var list eventsv1.EventList
+	Expect(k8sClient.List(ctx, &list, client.InNamespace(rs.Namespace))).To(Succeed())
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Name == rs.Name && e.Regarding.Kind == "RotatedSecret" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// eventReasons lists the reasons of the Events about one object.
+func eventReasons(rs *rotationv1alpha1.RotatedSecret) []string {
+	var out []string
+	for _, e := range events(rs) {
+		out = append(out, e.Reason)
+	}
+	return out
+}
+
+func fp(value string) string {
+	return keyer.Of(provider.Values{"value": []byte(value)})
+}
+
+func condition(rs *rotationv1alpha1.RotatedSecret, t string) *metav1.Condition {
+	return meta.FindStatusCondition(rs.Status.Conditions, t)
+}

@@ -1,0 +1,81 @@
+// Package testgen builds RotatedSecrets for tests: testgen.RotatedSecret("jwt", "backend", testgen.WithTTL("2h")).
+package testgen
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+)
+
+// Option changes a RotatedSecret under construction.
+type Option func(*rotationv1alpha1.RotatedSecret)
+
+// RotatedSecret returns a valid RotatedSecret: random hex 32 bytes, ttl 90d, owner "Backend lead", and one
+// target key named like the object (upper-cased by WithTarget when given) unless options add targets.
+func RotatedSecret(name, namespace string, opts ...Option) *rotationv1alpha1.RotatedSecret {
+	rs := &rotationv1alpha1.RotatedSecret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: rotationv1alpha1.RotatedSecretSpec{
+			Owner:    "Backend lead",
+			TTL:      "90d",
+			Provider: rotationv1alpha1.ProviderSpec{Random: &rotationv1alpha1.RandomProvider{Length: 32, Encoding: rotationv1alpha1.EncodingHex}},
+		},
+	}
+	for _, o := range opts {
+		o(rs)
+	}
+	if len(rs.Spec.Targets) == 0 {
+		rs.Spec.Targets = []rotationv1alpha1.Target{{SecretName: "backend-env", Key: "VALUE"}}
+	}
+	return rs
+}
+
+// WithTTL sets spec.ttl.
+func WithTTL(ttl string) Option {
+	return func(rs *rotationv1alpha1.RotatedSecret) { rs.Spec.TTL = rotationv1alpha1.Duration(ttl) }
+}
+
+// WithTarget adds a target key in a Secret of the object's namespace.
+func WithTarget(secretName, key string) Option {
+	return WithTargetIn("", secretName, key)
+}
+
+// WithTargetIn adds a target key in a Secret of another namespace ("" for the object's).
+func WithTargetIn(namespace, secretName, key string) Option {
+	return func(rs *rotationv1alpha1.RotatedSecret) {
+		rs.Spec.Targets = append(rs.Spec.Targets, rotationv1alpha1.Target{Namespace: namespace, SecretName: secretName, Key: key})
+	}
+}
+
+// WithPrevious keeps the previous value under suffix for grace.
+func WithPrevious(suffix, grace string) Option {
+	return func(rs *rotationv1alpha1.RotatedSecret) {
+		rs.Spec.Previous = &rotationv1alpha1.PreviousSpec{Keep: true, Suffix: suffix, GracePeriod: rotationv1alpha1.Duration(grace)}
+	}
+}
+
+// WithRandom sets the random provider's length and encoding.
+func WithRandom(length int32, encoding rotationv1alpha1.RandomEncoding) Option {
+	return func(rs *rotationv1alpha1.RotatedSecret) {
+		rs.Spec.Provider.Random = &rotationv1alpha1.RandomProvider{Length: length, Encoding: encoding}
+	}
+}
+
+// WithAnnotation sets an annotation.
+func WithAnnotation(key, value string) Option {
+	return func(rs *rotationv1alpha1.RotatedSecret) {
+		if rs.Annotations == nil {
+			rs.Annotations = map[string]string{}
+		}
+		rs.Annotations[key] = value
+	}
+}
+
+// WithHistoryLimit sets spec.revisionHistoryLimit.
+func WithHistoryLimit(n int32) Option {
+	return func(rs *rotationv1alpha1.RotatedSecret) { rs.Spec.RevisionHistoryLimit = ptr.To(n) }
+}
+
+// Suspended sets spec.suspend.
+func Suspended(rs *rotationv1alpha1.RotatedSecret) { rs.Spec.Suspend = true }
