@@ -1,0 +1,171 @@
+package controllers_test
+
+import (
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/controllers"
+	"github.com/tribi/secret-rotator/internal/testgen"
+)
+
+// crashAt returns a StepHook that "kills" the operator the first time step is reached: from then on every
+// reconcile stops before writing anything, until the test stops the manager.
+func crashAt(step string) (hook func(string) bool, crashed chan struct{}) {
+	var once sync.Once
+	var mu sync.Mutex
+	dead := false
+	crashed = make(chan struct{})
+	return func(s string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if dead {
+			return true
+		}
+		if s == step {
+			dead = true
+			once.Do(func() { close(crashed) })
+			return true
+		}
+		return false
+	}, crashed
+}
+
+var _ = Describe("Crash safety", func() {
+	steps := []string{
+		controllers.StepHookDecided, controllers.StepHookGenerated, controllers.StepHookStaged,
+		controllers.StepHookTargetWritten, controllers.StepHookTargetsWritten, controllers.StepHookCommitted,
+	}
+
+	// Two target Secrets, so that a crash can also come between them.
+	newRS := func(ns string) *rotationv1alpha1.RotatedSecret {
+		return testgen.RotatedSecret("jwt-secret", ns, testgen.WithTarget("backend-env", "JWT_SECRET"),
+			testgen.WithTarget("worker-env", "JWT_SECRET"), testgen.WithPrevious("_PREVIOUS", "24h"))
+	}
+
+	// stagedValue reads the value staged for rev, "" when there is none.
+	stagedValue := func(ns string, rev int) string {
+		var s corev1.Secret
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "jwt-secret-rotation"}, &s); err != nil {
+			return ""
+		}
+		return string(s.Data["r"+string(rune('0'+rev))+".value"])
+	}
+
+	// expectConsistent checks that the rotation to rev finished exactly once and every target agrees.
+	expectConsistent := func(rs *rotationv1alpha1.RotatedSecret, rev int64, previous string) string {
+		got := waitForRevision(rs, rev)
+		value := secretValue(rs.Namespace, "backend-env", "JWT_SECRET")
+		Expect(value).To(MatchRegexp(`^[0-9a-f]{64}$`))
+		Expect(secretValue(rs.Namespace, "worker-env", "JWT_SECRET")).To(Equal(value), "every target holds the same value")
+		Expect(stagedValue(rs.Namespace, int(rev))).To(Equal(value))
+		Expect(got.Status.CurrentFingerprint).To(Equal(fp(value)))
+		var records int
+		for _, h := range got.Status.History {
+			if h.Revision == rev {
+				records++
+				Expect(h.Outcome).To(Equal(rotationv1alpha1.OutcomeSucceeded))
+			}
+		}
+		Expect(records).To(Equal(1), "exactly one history record for revision %d", rev)
+		if previous != "" {
+			Expect(secretValue(rs.Namespace, "backend-env", "JWT_SECRET_PREVIOUS")).To(Equal(previous), "no value lost")
+			Expect(secretValue(rs.Namespace, "worker-env", "JWT_SECRET_PREVIOUS")).To(Equal(previous))
+		}
+		return value
+	}
+
+	for _, step := range steps {
+		It("finishes the first rotation after a crash at "+step, func() {
+			ns := newNamespace()
+			hook, crashed := crashAt(step)
+			op := startOperator(operatorOptions{hook: hook}, ns)
+			rs := newRS(ns)
+			Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+			Eventually(crashed, wait).Should(BeClosed())
+			op.stop()
+			atCrash := stagedValue(ns, 1)
+
+			op = startOperator(operatorOptions{}, ns)
+			defer op.stop()
+			value := expectConsistent(rs, 1, "")
+			if atCrash != "" {
+				Expect(value).To(Equal(atCrash), "the value staged before the crash is the one promoted")
+				Expect(op.generated.Calls()).To(BeEmpty(), "no second value was generated")
+			}
+			Expect(getRS(rs).Status.History).To(HaveLen(1))
+		})
+
+		It("finishes a forced rotation after a crash at "+step+", keeping the previous value", func() {
+			ns := newNamespace()
+			op := startOperator(operatorOptions{}, ns)
+			rs := newRS(ns)
+			Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+			first := expectConsistent(rs, 1, "")
+			op.stop()
+
+			hook, crashed := crashAt(step)
+			op = startOperator(operatorOptions{hook: hook}, ns)
+			annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+			Eventually(crashed, wait).Should(BeClosed())
+			op.stop()
+			atCrash := stagedValue(ns, 2)
+
+			op = startOperator(operatorOptions{}, ns)
+			defer op.stop()
+			value := expectConsistent(rs, 2, first)
+			Expect(value).NotTo(Equal(first))
+			if atCrash != "" {
+				Expect(value).To(Equal(atCrash))
+				Expect(op.generated.Calls()).To(BeEmpty())
+			}
+			got := getRS(rs)
+			Expect(got.Status.History).To(HaveLen(2))
+			Expect(got.Status.LastHandledRotateRequest).To(Equal("t1"))
+			Expect(settle(rs).Status.CurrentRevision).To(BeEquivalentTo(2), "the token is not handled twice")
+		})
+	}
+
+	It("never produces a second value for a revision with many concurrent reconciles", func() {
+		ns := newNamespace()
+		op := startOperator(operatorOptions{workers: 16}, ns)
+		defer op.stop()
+		const n = 40
+		var all []*rotationv1alpha1.RotatedSecret
+		for i := 0; i < n; i++ {
+			rs := testgen.RotatedSecret("s"+string(rune('a'+i%26))+string(rune('a'+i/26)), ns, testgen.WithTarget("shared-env", "KEY_"+string(rune('A'+i%26))+string(rune('A'+i/26))))
+			all = append(all, rs)
+			Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		}
+		for _, rs := range all {
+			got := waitForRevision(rs, 1)
+			Expect(secretValue(ns, "shared-env", rs.Spec.Targets[0].Key)).To(MatchRegexp(`^[0-9a-f]{64}$`))
+			Expect(got.Status.CurrentFingerprint).To(Equal(fp(secretValue(ns, "shared-env", rs.Spec.Targets[0].Key))))
+		}
+		calls := op.generated.Calls()
+		Expect(calls).To(HaveLen(n))
+		for key, c := range calls {
+			Expect(c).To(Equal(1), "Generate calls for %s", key)
+		}
+		Expect(secretData(ns, "shared-env")).To(HaveLen(n), "forty RotatedSecrets share one Secret without losing a key")
+	})
+
+	It("removes nothing and writes nothing for a RotatedSecret that is deleted; its staging Secret is owned by it", func() {
+		ns := newNamespace()
+		op := startOperator(operatorOptions{}, ns)
+		defer op.stop()
+		rs := newRS(ns)
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		value := expectConsistent(rs, 1, "")
+		var staging corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "jwt-secret-rotation"}, &staging)).To(Succeed())
+		Expect(staging.OwnerReferences).To(ContainElement(HaveField("Controller", HaveValue(BeTrue()))))
+		Expect(k8sClient.Delete(ctx, rs)).To(Succeed())
+		Consistently(func() string { return secretValue(ns, "backend-env", "JWT_SECRET") }, "1s").Should(Equal(value),
+			"an application keeps its secret when the RotatedSecret goes away")
+	})
+})

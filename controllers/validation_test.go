@@ -1,0 +1,114 @@
+package controllers_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+)
+
+// validSpec is a spec the API server accepts; each case below breaks one thing.
+func validSpec() map[string]any {
+	return map[string]any{
+		"owner":    "Backend lead",
+		"ttl":      "90d",
+		"provider": map[string]any{"random": map[string]any{"length": int64(32), "encoding": "hex"}},
+		"targets":  []any{map[string]any{"secretName": "backend-env", "key": "JWT_SECRET"}},
+		"previous": map[string]any{"keep": true, "suffix": "_PREVIOUS", "gracePeriod": "24h"},
+	}
+}
+
+func rotatedSecret(ns, name string, spec map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "rotation.tribi.io/v1alpha1", "kind": "RotatedSecret",
+		"metadata": map[string]any{"name": name, "namespace": ns},
+		"spec":     spec,
+	}}
+	return u
+}
+
+var _ = Describe("Validation at kubectl apply", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	It("accepts the valid spec the cases start from", func() {
+		Expect(k8sClient.Create(ctx, rotatedSecret(ns, "ok", validSpec()), client.FieldValidation("Strict"))).To(Succeed())
+	})
+
+	DescribeTable("refuses a bad spec with a message that names the field",
+		func(change func(spec map[string]any), field, message string) {
+			spec := validSpec()
+			change(spec)
+			err := k8sClient.Create(ctx, rotatedSecret(ns, "bad", spec), client.FieldValidation("Strict"))
+			Expect(err).To(HaveOccurred())
+			Expect(apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)).To(BeTrue(), "%v", err)
+			Expect(err.Error()).To(ContainSubstring(field))
+			Expect(err.Error()).To(ContainSubstring(message))
+		},
+		Entry("no provider", func(s map[string]any) { s["provider"] = map[string]any{} },
+			"spec.provider", "exactly one provider must be set"),
+		Entry("an unknown provider", func(s map[string]any) {
+			s["provider"].(map[string]any)["vault"] = map[string]any{"path": "x"}
+		}, "spec.provider.vault", "unknown field"),
+		Entry("no targets", func(s map[string]any) { delete(s, "targets") }, "spec.targets", "Required value"),
+		Entry("empty targets", func(s map[string]any) { s["targets"] = []any{} }, "spec.targets", "at least 1 item"),
+		Entry("a duplicate target", func(s map[string]any) {
+			s["targets"] = []any{map[string]any{"secretName": "a", "key": "K"}, map[string]any{"secretName": "a", "key": "K"}}
+		}, "spec.targets[1]", "Duplicate value"),
+		Entry("no owner", func(s map[string]any) { delete(s, "owner") }, "spec.owner", "Required value"),
+		Entry("an empty owner", func(s map[string]any) { s["owner"] = "" }, "spec.owner", "at least 1 chars long"),
+		Entry("a TTL below 1h", func(s map[string]any) { s["ttl"] = "59m" }, "spec.ttl", "ttl must be at least 1h"),
+		Entry("a TTL of zero days", func(s map[string]any) { s["ttl"] = "0d" }, "spec.ttl", "ttl must be at least 1h"),
+		Entry("an unparseable TTL", func(s map[string]any) { s["ttl"] = "ninety days" }, "spec.ttl", "must be a whole number followed by d, h or m"),
+		Entry("a TTL in seconds", func(s map[string]any) { s["ttl"] = "3600s" }, "spec.ttl", "must be a whole number followed by d, h or m"),
+		Entry("an unknown encoding", func(s map[string]any) {
+			s["provider"].(map[string]any)["random"].(map[string]any)["encoding"] = "base32"
+		}, "spec.provider.random.encoding", `Unsupported value: "base32"`),
+		Entry("a length below 16", func(s map[string]any) {
+			s["provider"].(map[string]any)["random"].(map[string]any)["length"] = int64(8)
+		}, "spec.provider.random.length", "greater than or equal to 16"),
+		Entry("a length above 512", func(s map[string]any) {
+			s["provider"].(map[string]any)["random"].(map[string]any)["length"] = int64(4096)
+		}, "spec.provider.random.length", "less than or equal to 512"),
+		Entry("a negative grace period", func(s map[string]any) {
+			s["previous"].(map[string]any)["gracePeriod"] = "-1h"
+		}, "spec.previous.gracePeriod", "must be a whole number followed by d, h or m"),
+		Entry("a key Secrets do not allow", func(s map[string]any) {
+			s["targets"] = []any{map[string]any{"secretName": "backend-env", "key": "JWT SECRET"}}
+		}, "spec.targets[0].key", "should match"),
+		Entry("a Secret name that is not a DNS name", func(s map[string]any) {
+			s["targets"] = []any{map[string]any{"secretName": "Backend_Env", "key": "K"}}
+		}, "spec.targets[0].secretName", "should match"),
+		Entry("a previous-value key that collides with a target", func(s map[string]any) {
+			s["targets"] = []any{map[string]any{"secretName": "e", "key": "JWT"}, map[string]any{"secretName": "e", "key": "JWT_PREVIOUS"}}
+		}, "spec", "previous.suffix makes a previous-value key collide with a target key"),
+		Entry("a history limit of zero", func(s map[string]any) { s["revisionHistoryLimit"] = int64(0) },
+			"spec.revisionHistoryLimit", "greater than or equal to 1"),
+	)
+
+	It("refuses a name too long for its staging Secret", func() {
+		name := strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." + strings.Repeat("d", 63)
+		err := k8sClient.Create(ctx, rotatedSecret(ns, name, validSpec()))
+		Expect(err).To(MatchError(ContainSubstring("metadata.name must be at most 244 characters")))
+	})
+
+	It("accepts every sample in config/samples", func() {
+		files, err := filepath.Glob(filepath.Join("..", "config", "samples", "rotation_*.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(files).NotTo(BeEmpty())
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			Expect(err).NotTo(HaveOccurred())
+			u := &unstructured.Unstructured{}
+			Expect(yaml.Unmarshal(raw, &u.Object)).To(Succeed(), f)
+			u.SetNamespace(ns)
+			Expect(k8sClient.Create(ctx, u, client.FieldValidation("Strict"))).To(Succeed(), f)
+		}
+	})
+})
