@@ -37,7 +37,7 @@ func crashAt(step string) (hook func(string) bool, crashed chan struct{}) {
 
 var _ = Describe("Crash safety", func() {
 	steps := []string{
-		controllers.StepHookDecided, controllers.StepHookGenerated, controllers.StepHookStaged,
+		controllers.StepHookGenerated, controllers.StepHookStaged,
 		controllers.StepHookTargetWritten, controllers.StepHookTargetsWritten, controllers.StepHookCommitted,
 	}
 

@@ -4,9 +4,12 @@ package controllers
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -15,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -44,13 +48,21 @@ type RotatedSecretReconciler struct {
 	Fingerprints *fingerprint.Keyer
 	// Policy decides whether to rotate; policy.DefaultChain() when nil.
 	Policy policy.Chain
-	// StepHook, when set, is called after every persisted step of a rotation (see the step constants). Returning
-	// true ends the reconcile at once and writes nothing more, as if the process had died there. Tests only.
+	// StepHook, when set, is called after every write of a rotation (see the StepHook constants). Returning true
+	// ends the reconcile at once and writes nothing more, as if the process had died there. Tests only.
 	StepHook func(step string) bool
 }
 
-// errStopped ends a reconcile at a StepHook, skipping the deferred status patch.
-var errStopped = errors.New("stopped by step hook")
+var (
+	// errStopped ends a reconcile at a StepHook, skipping the deferred status patch.
+	errStopped = errors.New("stopped by step hook")
+	// errRetry ends a reconcile whose cached copy was stale, skipping the deferred status patch (it would
+	// conflict too) and asking for another look after conflictRetry.
+	errRetry = errors.New("cache behind the API server")
+)
+
+// conflictRetry is how soon a reconcile that met a stale cache runs again.
+const conflictRetry = 200 * time.Millisecond
 
 // +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets/status,verbs=get;update;patch
@@ -77,6 +89,10 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			retErr = nil
 			return
 		}
+		if errors.Is(retErr, errRetry) {
+			retErr, res = nil, ctrl.Result{RequeueAfter: conflictRetry}
+			return
+		}
 		r.summarize(s)
 		if err := r.persist(ctx, s); err != nil && retErr == nil {
 			retErr = err
@@ -99,6 +115,11 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	for _, p := range phases {
 		done, err := p(ctx, s)
+		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+			// Our cached copy was behind the API server; nothing was overwritten. Look again shortly.
+			ctrl.LoggerFrom(ctx).V(1).Info("Cache was behind the API server; retrying", "error", err.Error())
+			return ctrl.Result{}, errRetry
+		}
 		if err != nil {
 			return ctrl.Result{}, err
 		}
@@ -127,7 +148,8 @@ func (r *RotatedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rotationv1alpha1.RotatedSecret{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToRotatedSecrets)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToRotatedSecrets),
+			builder.WithPredicates(notWrittenByOperator())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
 		Complete(r)
 }
@@ -156,6 +178,40 @@ func (r *RotatedSecretReconciler) secretToRotatedSecrets(ctx context.Context, o 
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rs)})
 	}
 	return reqs
+}
+
+// FieldOwner is the field manager of the operator's writes to its own Secrets. Writes to targets use one field
+// manager per RotatedSecret (sink.FieldManager); both start with this prefix.
+const FieldOwner = "secret-rotator"
+
+// notWrittenByOperator drops Secret events that only report the operator's own writes: the reconcile that made
+// them already knows. A hand edit, a deletion or a Secret created by someone else still gets through.
+func notWrittenByOperator() predicate.Predicate {
+	ours := func(o client.Object) bool {
+		var newest *metav1.Time
+		for _, mf := range o.GetManagedFields() {
+			if mf.Time != nil && (newest == nil || newest.Before(mf.Time)) {
+				newest = mf.Time
+			}
+		}
+		if newest == nil {
+			return false
+		}
+		// Every manager that wrote in the latest second must be the operator; timestamps have one-second
+		// resolution, so a person's edit in the same second keeps the event.
+		for _, mf := range o.GetManagedFields() {
+			if mf.Time != nil && mf.Time.Equal(newest) && !strings.HasPrefix(mf.Manager, FieldOwner) {
+				return false
+			}
+		}
+		return true
+	}
+	return predicate.Funcs{
+		CreateFunc:  func(e event.CreateEvent) bool { return !ours(e.Object) },
+		UpdateFunc:  func(e event.UpdateEvent) bool { return !ours(e.ObjectNew) },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return true },
+	}
 }
 
 // CacheOptions limits the manager's Secret cache to the Secrets the operator writes (labelled

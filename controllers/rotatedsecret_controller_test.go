@@ -53,7 +53,8 @@ var _ = Describe("RotatedSecret", func() {
 		Expect(settle(rs).Status.CurrentRevision).To(BeEquivalentTo(1))
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(value))
 		Expect(op.generated.Calls()).To(Equal(map[string]int{ns + "/jwt-secret@1": 1}))
-		Expect(eventReasons(rs)).To(ContainElements("RotationStarted", "Rotated"))
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ConsistOf("Rotated"),
+			"the first value is one Event: Rotated to revision 1")
 	})
 
 	It("rotates when the TTL runs out, keeps the previous value for the grace period, then removes it", func() {
@@ -116,6 +117,7 @@ var _ = Describe("RotatedSecret", func() {
 		Expect(v3).NotTo(BeElementOf(v1, v2))
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET_PREVIOUS")).To(Equal(v2))
 		Expect(got.Status.History).To(HaveLen(3))
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElements("RotationStarted", "Rotated"))
 		Expect(op.generated.Calls()).To(HaveLen(3))
 		for _, n := range op.generated.Calls() {
 			Expect(n).To(Equal(1), "one Generate call per revision")

@@ -20,13 +20,12 @@ import (
 	"github.com/tribi/secret-rotator/internal/staging"
 )
 
-// Steps at which StepHook is called. Each follows a persisted write.
+// Steps at which StepHook is called, each right after a write to the API server.
 const (
-	StepHookDecided        = "Decided"        // status records the pending rotation
 	StepHookGenerated      = "Generated"      // the staging Secret holds the new value; status does not know yet
-	StepHookStaged         = "Staged"         // status records the staged value's fingerprint
+	StepHookStaged         = "Staged"         // status records the pending rotation and the staged value's fingerprint
 	StepHookTargetWritten  = "TargetWritten"  // one target Secret written, others not yet
-	StepHookTargetsWritten = "TargetsWritten" // every target written and recorded in status
+	StepHookTargetsWritten = "TargetsWritten" // every target written; status does not know yet
 	StepHookCommitted      = "Committed"      // the new revision is current
 )
 
@@ -96,9 +95,10 @@ func (r *RotatedSecretReconciler) loadStaging(ctx context.Context, s *scope) (bo
 	return false, nil
 }
 
-// decide starts a rotation when the policy chain says so. The decision, its revision and the handled tokens are
-// persisted before anything is generated; while status.pending is set no other rotation starts.
-func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) (bool, error) {
+// decide starts a rotation when the policy chain says so: status.pending gets the next revision and the handled
+// tokens are recorded. generate persists both together with the staged value's fingerprint, so a crash before
+// that repeats the same decision for the same revision. While status.pending is set no other rotation starts.
+func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) (bool, error) { //nolint:unparam // phase signature
 	st := &s.rs.Status
 	if st.Pending != nil {
 		return false, nil
@@ -128,12 +128,11 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) (bool, e
 		Outcome: rotationv1alpha1.OutcomeInProgress, Message: d.Message,
 	})
 	r.setRotating(s, rotationv1alpha1.ReasonRotationStarted, fmt.Sprintf("Rotating to revision %d: %s", rev, d.Message))
-	r.event(s, corev1.EventTypeNormal, rotationv1alpha1.ReasonRotationStarted, "Rotate",
-		"Rotation to revision %d started (%s): %s", rev, d.Trigger, d.Message)
-	if err := r.persist(ctx, s); err != nil {
-		return false, err
+	if d.Trigger != rotationv1alpha1.TriggerCreated {
+		r.event(s, corev1.EventTypeNormal, rotationv1alpha1.ReasonRotationStarted, "Rotate",
+			"Rotation to revision %d started (%s): %s", rev, d.Trigger, d.Message)
 	}
-	return r.hook(StepHookDecided)
+	return false, nil
 }
 
 // waitForBackoff holds a rotation whose last attempt failed until policy.RetryAt, unless the spec changed since.
@@ -206,9 +205,9 @@ func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64
 		if err = controllerutil.SetControllerReference(s.rs, sec, r.Scheme()); err != nil {
 			return false, err
 		}
-		err = r.Create(ctx, sec)
+		err = r.Create(ctx, sec, client.FieldOwner(FieldOwner))
 	} else {
-		err = r.Update(ctx, sec)
+		err = r.Update(ctx, sec, client.FieldOwner(FieldOwner))
 	}
 	switch {
 	case err == nil:
@@ -269,11 +268,10 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) (b
 			}
 		}
 	}
+	// Not persisted on its own: commit follows at once and records it. A crash before that finds the rotation at
+	// StepStaged and writes the same bytes again, which changes nothing.
 	s.wrote = true
 	p.Step = rotationv1alpha1.StepTargetsWritten
-	if err := r.persist(ctx, s); err != nil {
-		return false, err
-	}
 	return r.hook(StepHookTargetsWritten)
 }
 

@@ -19,13 +19,16 @@ import (
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 )
 
+// FieldManagerPrefix starts the field manager of every target write.
+const FieldManagerPrefix = "secret-rotator/"
+
 // maxFieldManager is the API server's limit on a field manager name.
 const maxFieldManager = 128
 
 // FieldManager returns the server-side apply field manager of one RotatedSecret, e.g.
 // "secret-rotator/backend.jwt-secret". Long names are shortened with a hash so they stay unique.
 func FieldManager(namespace, name string) string {
-	fm := "secret-rotator/" + namespace + "." + name
+	fm := FieldManagerPrefix + namespace + "." + name
 	if len(fm) <= maxFieldManager {
 		return fm
 	}

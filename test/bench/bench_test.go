@@ -1,0 +1,247 @@
+// Package bench measures the operator against a real kube-apiserver and etcd (`make bench`):
+//
+//   - BenchmarkBareClientGo500Secrets: the floor, a plain client-go loop creating 500 Secrets.
+//   - BenchmarkOperator500RotatedSecrets: 500 RotatedSecrets applied at once, until all 500 target Secrets hold
+//     their value. Budget: within 2x the floor.
+//   - BenchmarkForcedRotation: a rotate token set, until the target holds the new value. Budget: under 1 s.
+//
+// Each reports its wall time as a custom metric (seconds) beside ns/op.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/app"
+	"github.com/tribi/secret-rotator/internal/testgen"
+)
+
+const n = 500
+
+var (
+	cfg *rest.Config
+	cl  client.Client
+)
+
+func TestMain(m *testing.M) {
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
+	var err error
+	if cfg, err = env.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "start envtest (run `make bench`):", err)
+		os.Exit(1)
+	}
+	cfg.QPS, cfg.Burst = 1000, 2000
+	ctrl.SetLogger(zap.New(zap.WriteTo(logOutput()), func(o *zap.Options) { o.TimeEncoder = zapcore.RFC3339NanoTimeEncoder }))
+	cl, err = client.New(cfg, client.Options{Scheme: app.Scheme()})
+	if err == nil {
+		err = cl.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "secret-rotator-system"}})
+	}
+	if err == nil {
+		err = warmUp()
+	}
+	code := 1
+	if err == nil {
+		code = m.Run()
+	} else {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+// warmUp creates and deletes RotatedSecrets before any benchmark: a freshly started API server admits its first
+// few hundred custom resources about three times slower than later ones, and in a real cluster the CRD has
+// been serving for a long time.
+func warmUp() error {
+	ctx := context.Background()
+	ns := "warm-up"
+	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		return err
+	}
+	for i := range n {
+		if err := cl.Create(ctx, testgen.RotatedSecret(fmt.Sprintf("w-%d", i), ns)); err != nil {
+			return err
+		}
+	}
+	return cl.DeleteAllOf(ctx, &rotationv1alpha1.RotatedSecret{}, client.InNamespace(ns))
+}
+
+func namespace(b *testing.B) string {
+	b.Helper()
+	name := "bench-" + utilrand.String(6)
+	if err := cl.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		b.Fatal(err)
+	}
+	return name
+}
+
+// startOperator runs the operator with the same wiring and defaults as cmd/manager.
+func startOperator(b *testing.B) context.CancelFunc {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	mgr, err := app.New(ctx, cfg, app.Options{
+		Namespace: "secret-rotator-system", QPS: app.DefaultQPS, Burst: app.DefaultBurst, Workers: app.DefaultWorkers,
+		Manager: ctrl.Options{Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+			Controller: config.Controller{SkipNameValidation: ptr.To(true)}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			b.Error(err)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func BenchmarkBareClientGo500Secrets(b *testing.B) {
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	for b.Loop() {
+		ns := namespace(b)
+		start := time.Now()
+		for i := range n {
+			s := &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%d", i)},
+				StringData: map[string]string{"JWT_SECRET": utilrand.String(64)},
+			}
+			if _, err := cs.CoreV1().Secrets(ns).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s/500-secrets")
+	}
+}
+
+// BenchmarkApplyOnly500RotatedSecrets creates the 500 RotatedSecrets with no operator running: the part of the
+// operator benchmark that is the API server admitting the objects themselves.
+func BenchmarkApplyOnly500RotatedSecrets(b *testing.B) {
+	for b.Loop() {
+		ns := namespace(b)
+		start := time.Now()
+		apply(b, ns)
+		b.ReportMetric(time.Since(start).Seconds(), "s/500-applied")
+	}
+}
+
+func BenchmarkOperator500RotatedSecrets(b *testing.B) {
+	stop := startOperator(b)
+	defer stop()
+	for b.Loop() {
+		ns := namespace(b)
+		start := time.Now()
+		apply(b, ns)
+		b.ReportMetric(time.Since(start).Seconds(), "s/500-applied")
+		waitForTargets(b, ns, n, func(s *corev1.Secret) bool { return len(s.Data["JWT_SECRET"]) == 64 })
+		b.ReportMetric(time.Since(start).Seconds(), "s/500-targets")
+	}
+}
+
+func BenchmarkForcedRotation(b *testing.B) {
+	stop := startOperator(b)
+	defer stop()
+	ns := namespace(b)
+	rs := testgen.RotatedSecret("jwt", ns, testgen.WithTarget("backend-env", "JWT_SECRET"))
+	if err := cl.Create(context.Background(), rs); err != nil {
+		b.Fatal(err)
+	}
+	waitForTargets(b, ns, 1, func(s *corev1.Secret) bool { return len(s.Data["JWT_SECRET"]) == 64 })
+	var total time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		var before corev1.Secret
+		if err := cl.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "backend-env"}, &before); err != nil {
+			b.Fatal(err)
+		}
+		old := string(before.Data["JWT_SECRET"])
+		start := time.Now()
+		patch := client.RawPatch("application/merge-patch+json",
+			[]byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:"bench-%d"}}}`, rotationv1alpha1.RotateAnnotation, i)))
+		if err := cl.Patch(context.Background(), rs, patch); err != nil {
+			b.Fatal(err)
+		}
+		waitForTargets(b, ns, 1, func(s *corev1.Secret) bool { return string(s.Data["JWT_SECRET"]) != old })
+		total += time.Since(start)
+	}
+	b.ReportMetric(total.Seconds()/float64(i), "s/rotation")
+}
+
+// apply creates n RotatedSecrets, each writing JWT_SECRET into its own Secret, from 8 goroutines (what
+// `kubectl apply -f dir/` with a parallel client, or a GitOps controller, does).
+func apply(b *testing.B, ns string) {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				rs := testgen.RotatedSecret(fmt.Sprintf("app-%d", i), ns, testgen.WithTarget(fmt.Sprintf("app-%d-env", i), "JWT_SECRET"))
+				if err := cl.Create(context.Background(), rs); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// waitForTargets polls until want Secrets in ns satisfy ok.
+func waitForTargets(b *testing.B, ns string, want int, ok func(*corev1.Secret) bool) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		var list corev1.SecretList
+		if err := cl.List(context.Background(), &list, client.InNamespace(ns),
+			client.MatchingLabels{rotationv1alpha1.ManagedLabel: "true"}); err != nil {
+			b.Fatal(err)
+		}
+		got := 0
+		for i := range list.Items {
+			if _, staging := list.Items[i].Labels[rotationv1alpha1.RotatedSecretLabel]; !staging && ok(&list.Items[i]) {
+				got++
+			}
+		}
+		if got >= want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Fatalf("timed out waiting for %d targets in %s", want, ns)
+}
+
+// logOutput is where the operator logs: nowhere, unless BENCH_LOG=1.
+func logOutput() io.Writer {
+	if os.Getenv("BENCH_LOG") == "1" {
+		return os.Stderr
+	}
+	return io.Discard
+}
