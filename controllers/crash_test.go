@@ -6,6 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
@@ -129,6 +130,48 @@ var _ = Describe("Crash safety", func() {
 			Expect(settle(rs).Status.CurrentRevision).To(BeEquivalentTo(2), "the token is not handled twice")
 		})
 	}
+
+	It("starts a rotation over when its staged value is deleted before the targets have it", func() {
+		ns := newNamespace()
+		hook, crashed := crashAt(controllers.StepHookStaged)
+		op := startOperator(operatorOptions{hook: hook}, ns)
+		rs := newRS(ns)
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		Eventually(crashed, wait).Should(BeClosed())
+		op.stop()
+		lost := stagedValue(ns, 1)
+		Expect(lost).NotTo(BeEmpty())
+		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jwt-secret-rotation"}})).To(Succeed())
+
+		op = startOperator(operatorOptions{}, ns)
+		defer op.stop()
+		value := expectConsistent(rs, 1, "")
+		Expect(value).NotTo(Equal(lost))
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonStagingLost))
+	})
+
+	It("stalls when the current value is deleted from the staging Secret, and a rotate token recovers", func() {
+		ns := newNamespace()
+		op := startOperator(operatorOptions{}, ns)
+		defer op.stop()
+		rs := newRS(ns)
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		first := expectConsistent(rs, 1, "")
+		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jwt-secret-rotation"}})).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			c := condition(getRS(rs), rotationv1alpha1.ConditionStalled)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonStagingLost))
+			g.Expect(c.Message).To(ContainSubstring("set a new rotation.tribi.io/rotate token"))
+		}, wait).Should(Succeed())
+		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(first), "targets keep their value")
+
+		annotate(rs, rotationv1alpha1.RotateAnnotation, "recover")
+		second := expectConsistent(rs, 2, "")
+		Expect(second).NotTo(Equal(first))
+		Expect(condition(getRS(rs), rotationv1alpha1.ConditionStalled)).To(BeNil())
+	})
 
 	It("never produces a second value for a revision with many concurrent reconciles", func() {
 		ns := newNamespace()

@@ -65,7 +65,7 @@ var (
 const conflictRetry = 200 * time.Millisecond
 
 // +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -115,7 +115,7 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	for _, p := range phases {
 		done, err := p(ctx, s)
-		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || errors.Is(err, errRetry) {
 			// Our cached copy was behind the API server; nothing was overwritten. Look again shortly.
 			ctrl.LoggerFrom(ctx).V(1).Info("Cache was behind the API server; retrying", "error", err.Error())
 			return ctrl.Result{}, errRetry

@@ -239,8 +239,18 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) (b
 		return true, err
 	}
 	next, err := r.stagedValues(ctx, s, p.Revision)
-	if next == nil || err != nil {
+	if err != nil {
 		return true, err
+	}
+	if next == nil {
+		// Someone deleted or edited the staging Secret before every target had the value. Nothing was committed,
+		// so the rotation starts over from generation, for the same revision.
+		r.event(s, corev1.EventTypeWarning, rotationv1alpha1.ReasonStagingLost, "Rotate",
+			"The staged value of revision %d is gone from Secret %s/%s; generating it again",
+			p.Revision, s.rs.Namespace, staging.Name(s.rs.Name))
+		p.Step, p.Fingerprint = rotationv1alpha1.StepDecided, ""
+		s.wakeAt(s.now, 0)
+		return true, nil
 	}
 	var prev provider.Values
 	if keepPrevious(s.rs) && !p.Emergency && s.rs.Status.CurrentRevision > 0 {
@@ -327,8 +337,8 @@ func (r *RotatedSecretReconciler) expirePrevious(ctx context.Context, s *scope) 
 	if fresh, err := r.ensureFresh(ctx, s); !fresh || err != nil {
 		return true, err
 	}
-	cur, err := r.stagedValues(ctx, s, st.CurrentRevision)
-	if cur == nil || err != nil {
+	cur, ok, err := r.currentValues(ctx, s)
+	if !ok || err != nil {
 		return true, err
 	}
 	writes := desiredWrites(s.rs, cur, nil)
@@ -352,8 +362,8 @@ func (r *RotatedSecretReconciler) syncTargets(ctx context.Context, s *scope) (bo
 	if st.Pending != nil || st.CurrentRevision == 0 || s.wrote {
 		return false, nil
 	}
-	cur, err := r.stagedValues(ctx, s, st.CurrentRevision)
-	if cur == nil || err != nil {
+	cur, ok, err := r.currentValues(ctx, s)
+	if !ok || err != nil {
 		return true, err
 	}
 	var prev provider.Values
@@ -419,33 +429,44 @@ func (r *RotatedSecretReconciler) targetState(ctx context.Context, reader client
 	return missing, changed, sink.Labelled(sec), nil
 }
 
-// stagedValues returns the staged values of rev. When the cache lacks them the API server is asked; if they are
-// really gone the object stalls: targets may hold a value the operator no longer has.
+// stagedValues returns the staged values of rev, nil when the staging Secret does not hold them. When the cache
+// lacks them the API server is asked before concluding they are gone.
 func (r *RotatedSecretReconciler) stagedValues(ctx context.Context, s *scope, rev int64) (provider.Values, error) {
 	if res, ok := staging.Get(s.staging, rev); ok {
 		return res.Values, nil
 	}
 	var sec corev1.Secret
 	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.rs.Namespace, Name: staging.Name(s.rs.Name)}, &sec)
-	if err != nil && !apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err == nil {
-		if res, ok := staging.Get(&sec, rev); ok {
-			s.staging = &sec
-			return res.Values, nil
-		}
+	s.staging = &sec
+	res, _ := staging.Get(&sec, rev)
+	return res.Values, nil
+}
+
+// currentValues returns the current revision's staged values. If they are gone (someone deleted or edited the
+// staging Secret) the object stalls: targets hold a value the operator no longer has, and only a new rotation
+// can replace it.
+func (r *RotatedSecretReconciler) currentValues(ctx context.Context, s *scope) (provider.Values, bool, error) {
+	rev := s.rs.Status.CurrentRevision
+	values, err := r.stagedValues(ctx, s, rev)
+	if values != nil || err != nil {
+		return values, err == nil, err
 	}
 	_, err = r.stallOn(s, rotationv1alpha1.ReasonStagingLost, fmt.Sprintf(
 		"the staging Secret %s/%s no longer holds revision %d (deleted or edited by someone else); targets keep their "+
-			"values; after checking them, delete and re-create this RotatedSecret to start over",
-		s.rs.Namespace, staging.Name(s.rs.Name), rev))
-	return nil, err
+			"values; set a new %s token to generate a fresh value (the previous value cannot be kept)",
+		s.rs.Namespace, staging.Name(s.rs.Name), rev, rotationv1alpha1.RotateAnnotation))
+	return nil, false, err
 }
 
 // ensureFresh makes sure the status the phases act on is the API server's: after a persist in this reconcile it
-// is; otherwise one uncached read compares resourceVersions. A stale cache ends the reconcile; the watch event
-// that makes the cache current starts the next one.
+// is; otherwise one uncached read compares resourceVersions. A stale cache ends the reconcile with errRetry (no
+// status patch: it would conflict) and it runs again shortly.
 func (r *RotatedSecretReconciler) ensureFresh(ctx context.Context, s *scope) (bool, error) {
 	if s.fresh {
 		return true, nil
@@ -455,9 +476,7 @@ func (r *RotatedSecretReconciler) ensureFresh(ctx context.Context, s *scope) (bo
 		return false, client.IgnoreNotFound(err)
 	}
 	if live.ResourceVersion != s.rs.ResourceVersion {
-		ctrl.LoggerFrom(ctx).V(1).Info("Cache is behind the API server; waiting for it")
-		s.wakeAt(s.now, time.Second)
-		return false, nil
+		return false, errRetry
 	}
 	s.fresh = true
 	return true, nil
