@@ -7,11 +7,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/metrics"
 	"github.com/tribi/secret-rotator/internal/testgen"
 )
 
@@ -118,6 +120,10 @@ var _ = Describe("RotatedSecret", func() {
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET_PREVIOUS")).To(Equal(v2))
 		Expect(got.Status.History).To(HaveLen(3))
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElements("RotationStarted", "Rotated"))
+		Expect(testutil.ToFloat64(metrics.Rotations.WithLabelValues(ns, "jwt-secret", "Manual"))).To(BeEquivalentTo(2))
+		Expect(testutil.ToFloat64(metrics.Rotations.WithLabelValues(ns, "jwt-secret", "Created"))).To(BeEquivalentTo(1))
+		Expect(testutil.ToFloat64(metrics.NextRotation.WithLabelValues(ns, "jwt-secret"))).To(
+			BeEquivalentTo(got.Status.NextRotationTime.Unix()))
 		Expect(op.generated.Calls()).To(HaveLen(3))
 		for _, n := range op.generated.Calls() {
 			Expect(n).To(Equal(1), "one Generate call per revision")
@@ -206,6 +212,7 @@ var _ = Describe("RotatedSecret", func() {
 
 		Eventually(func() string { return secretValue(ns, "backend-env", "JWT_SECRET") }, wait).Should(Equal(value))
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement("TargetDrift"))
+		Expect(testutil.ToFloat64(metrics.Repairs.WithLabelValues(ns, "jwt-secret"))).To(BeEquivalentTo(1))
 		got := getRS(rs)
 		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
 		Expect(got.Status.History[0].Trigger).To(Equal(rotationv1alpha1.TriggerTargetDrift))
@@ -235,6 +242,7 @@ var _ = Describe("RotatedSecret", func() {
 			g.Expect(got.Status.Phase).To(Equal(rotationv1alpha1.PhaseStalled))
 		}, wait).Should(Succeed())
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonTargetNamespaceNotFound))
+		Expect(testutil.ToFloat64(metrics.Failures.WithLabelValues(ns, "jwt-secret", rotationv1alpha1.ReasonTargetNamespaceNotFound))).To(BeNumerically(">=", 1))
 		Expect(secretData(ns, "backend-env")).To(BeNil(), "no target sees the value while another cannot be written")
 
 		By("backing off instead of retrying in a loop")

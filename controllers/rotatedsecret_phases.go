@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/metrics"
 	"github.com/tribi/secret-rotator/internal/policy"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/sink"
@@ -308,6 +309,8 @@ func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) (bool, e
 		msg += "; emergency: the previous value was not kept"
 	}
 	ctrl.LoggerFrom(ctx).Info("Committed rotation", "revision", p.Revision, "fingerprint", p.Fingerprint)
+	metrics.Rotations.WithLabelValues(s.rs.Namespace, s.rs.Name, string(p.Trigger)).Inc()
+	metrics.RotationDuration.WithLabelValues(string(p.Trigger)).Observe(s.now.Sub(p.StartTime.Time).Seconds())
 	r.event(s, corev1.EventTypeNormal, rotationv1alpha1.ReasonRotated, "Rotate", "%s", msg)
 	r.setCondition(s, rotationv1alpha1.ConditionRotating, metav1.ConditionFalse, rotationv1alpha1.ReasonRotated, msg)
 	if err := r.persist(ctx, s); err != nil {
@@ -402,6 +405,7 @@ func (r *RotatedSecretReconciler) syncTargets(ctx context.Context, s *scope) (bo
 			msg := fmt.Sprintf("Key(s) %s of Secret %s were changed outside the operator; restored revision %d",
 				strings.Join(changed, ", "), w, st.CurrentRevision)
 			r.event(s, corev1.EventTypeWarning, rotationv1alpha1.ReasonTargetDrift, "Restore", "%s", msg)
+			metrics.Repairs.WithLabelValues(s.rs.Namespace, s.rs.Name).Inc()
 			addHistory(s.rs, rotationv1alpha1.RotationRecord{
 				Revision: st.CurrentRevision, Trigger: rotationv1alpha1.TriggerTargetDrift, StartTime: metav1.NewTime(s.now),
 				CompletionTime: &metav1.Time{Time: s.now}, Outcome: rotationv1alpha1.OutcomeRepaired,

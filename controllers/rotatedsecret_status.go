@@ -12,6 +12,7 @@ import (
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/conditions"
+	"github.com/tribi/secret-rotator/internal/metrics"
 	"github.com/tribi/secret-rotator/internal/policy"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/sink"
@@ -39,6 +40,9 @@ func (r *RotatedSecretReconciler) persist(ctx context.Context, s *scope) error {
 func (r *RotatedSecretReconciler) summarize(s *scope) {
 	rs, st := s.rs, &s.rs.Status
 	st.ObservedGeneration = rs.Generation
+	if st.NextRotationTime != nil {
+		metrics.NextRotation.WithLabelValues(rs.Namespace, rs.Name).Set(float64(st.NextRotationTime.Unix()))
+	}
 	switch {
 	case s.stalled != nil:
 		r.setCondition(s, rotationv1alpha1.ConditionStalled, metav1.ConditionTrue, s.stalled.reason, s.stalled.message)
@@ -92,11 +96,13 @@ func (r *RotatedSecretReconciler) invalid(s *scope, msg string) (bool, error) {
 	return r.stallOn(s, rotationv1alpha1.ReasonInvalidSpec, msg)
 }
 
-// stallOn stalls the object and emits a Warning Event, once per distinct reason and message.
+// stallOn stalls the object; a Warning Event and the failures metric count it once per distinct reason and
+// message (every failed attempt has its own message).
 func (r *RotatedSecretReconciler) stallOn(s *scope, reason, msg string) (bool, error) {
 	if c := conditions.Get(s.base, rotationv1alpha1.ConditionStalled); c == nil || c.Status != metav1.ConditionTrue ||
 		c.Reason != reason || c.Message != msg {
 		r.event(s, corev1.EventTypeWarning, reason, "Reconcile", "%s", msg)
+		metrics.Failures.WithLabelValues(s.rs.Namespace, s.rs.Name, reason).Inc()
 	}
 	s.stalled = &stall{reason: reason, message: msg}
 	return true, nil
