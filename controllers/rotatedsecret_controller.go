@@ -71,7 +71,8 @@ const conflictRetry = 200 * time.Millisecond
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile runs the rotation phases of one RotatedSecret in order. Each phase is idempotent for a revision and
-// persists status after any outside effect, so a crash at any point resumes the same rotation.
+// persists what a restart needs before the next outside effect, so a crash at any point resumes the same
+// rotation (docs/design.md has the table).
 func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	if r.stopAt("Start") {
 		return ctrl.Result{}, nil
@@ -109,10 +110,10 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	phases := []phase{
 		r.validate,       // parse the spec; refuse what cannot work
 		r.loadStaging,    // read the staging Secret
-		r.decide,         // start a rotation (persisted) or carry on with the pending one
+		r.decide,         // start a rotation, or carry on with the pending one
 		r.waitForBackoff, // after a failure, wait until status says the next attempt may run
-		r.generate,       // produce and stage the new value (staging Secret, then status)
-		r.writeTargets,   // write the staged value to every target (then status)
+		r.generate,       // produce and stage the new value (staging Secret), then record it (status)
+		r.writeTargets,   // write the staged value to every target
 		r.commit,         // make the staged revision current (status)
 		r.expirePrevious, // remove previous-value keys once the grace period is over
 		r.syncTargets,    // restore targets that drifted from the current value

@@ -280,6 +280,23 @@ var _ = Describe("RotatedSecret", func() {
 		Expect(secretValue(ns, "backend-env", "PARTNER")).To(MatchRegexp(`^[0-9a-f]{64}$`))
 	})
 
+	It("refuses to take over someone else's Secret that has the staging Secret's name", func() {
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "jwt-secret-rotation", Namespace: ns},
+			StringData: map[string]string{"r1.value": "planted"},
+		})).To(Succeed())
+		rs := testgen.RotatedSecret("jwt-secret", ns, testgen.WithTarget("backend-env", "JWT_SECRET"))
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		Eventually(func(g Gomega) {
+			c := condition(getRS(rs), rotationv1alpha1.ConditionStalled)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonStagingFailed))
+			g.Expect(c.Message).To(ContainSubstring("is not this RotatedSecret's staging Secret"))
+		}, wait).Should(Succeed())
+		Expect(secretData(ns, "backend-env")).To(BeNil(), "a planted value never reaches a target")
+		Expect(secretValue(ns, "jwt-secret-rotation", "r1.value")).To(Equal("planted"))
+	})
+
 	It("holds rotations while suspended, except an emergency", func() {
 		rs := testgen.RotatedSecret("jwt-secret", ns, testgen.WithTarget("backend-env", "JWT_SECRET"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())

@@ -81,7 +81,8 @@ func (r *RotatedSecretReconciler) validate(_ context.Context, s *scope) (bool, e
 	return false, nil
 }
 
-// loadStaging reads the staging Secret from the cache.
+// loadStaging reads the staging Secret from the cache. One this RotatedSecret does not control (left by a deleted
+// RotatedSecret of the same name and not yet garbage-collected) is never read from: stage reports it.
 func (r *RotatedSecretReconciler) loadStaging(ctx context.Context, s *scope) (bool, error) {
 	var sec corev1.Secret
 	err := r.Get(ctx, client.ObjectKey{Namespace: s.rs.Namespace, Name: staging.Name(s.rs.Name)}, &sec)
@@ -90,6 +91,8 @@ func (r *RotatedSecretReconciler) loadStaging(ctx context.Context, s *scope) (bo
 		s.staging = nil
 	case err != nil:
 		return false, err
+	case !metav1.IsControlledBy(&sec, s.rs):
+		s.staging = nil
 	default:
 		s.staging = &sec
 	}
@@ -220,8 +223,9 @@ func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64
 		// Either the cache has not seen our own earlier create yet (retry), or someone else's Secret has the name.
 		var other corev1.Secret
 		if getErr := r.APIReader.Get(ctx, client.ObjectKeyFromObject(sec), &other); getErr == nil && !metav1.IsControlledBy(&other, s.rs) {
-			return r.invalid(s, fmt.Sprintf("Secret %s/%s exists and is not this RotatedSecret's staging Secret; rename or delete it",
-				sec.Namespace, sec.Name))
+			return r.fail(s, rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("secret %s/%s exists and is not this "+
+				"RotatedSecret's staging Secret (someone else's, or left by a deleted RotatedSecret of the same name and "+
+				"not yet garbage-collected); rename or delete it", sec.Namespace, sec.Name))
 		}
 		return false, err
 	}
