@@ -312,14 +312,15 @@ func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) (bool, e
 	if p.Emergency {
 		msg += "; emergency: the previous value was not kept"
 	}
-	ctrl.LoggerFrom(ctx).Info("Committed rotation", "revision", p.Revision, "fingerprint", p.Fingerprint)
-	metrics.Rotations.WithLabelValues(s.rs.Namespace, s.rs.Name, string(p.Trigger)).Inc()
-	metrics.RotationDuration.WithLabelValues(string(p.Trigger)).Observe(s.now.Sub(p.StartTime.Time).Seconds())
-	r.event(s, corev1.EventTypeNormal, rotationv1alpha1.ReasonRotated, "Rotate", "%s", msg)
 	r.setCondition(s, rotationv1alpha1.ConditionRotating, metav1.ConditionFalse, rotationv1alpha1.ReasonRotated, msg)
 	if err := r.persist(ctx, s); err != nil {
 		return false, err
 	}
+	// Told only once the commit is stored: a conflict above means another pass commits and tells.
+	ctrl.LoggerFrom(ctx).Info("Committed rotation", "revision", p.Revision, "fingerprint", p.Fingerprint)
+	r.event(s, corev1.EventTypeNormal, rotationv1alpha1.ReasonRotated, "Rotate", "%s", msg)
+	metrics.Rotations.WithLabelValues(s.rs.Namespace, s.rs.Name, string(p.Trigger)).Inc()
+	metrics.RotationDuration.WithLabelValues(string(p.Trigger)).Observe(s.now.Sub(p.StartTime.Time).Seconds())
 	if stop, err := r.hook(StepHookCommitted); stop {
 		return stop, err
 	}
