@@ -208,11 +208,12 @@ type RotationStep string
 
 // Rotation steps, in order.
 const (
-	// StepDecided: the rotation and its revision are recorded; nothing is generated yet.
+	// StepDecided: the rotation and its revision are decided; nothing is staged yet. Seen in status only when the
+	// attempt failed before staging (e.g. the provider failed).
 	StepDecided RotationStep = "Decided"
-	// StepStaged: the new value is in the staging Secret and its fingerprint in status; no target has it yet.
+	// StepStaged: the new value is in the staging Secret and its fingerprint in status; targets are being written.
 	StepStaged RotationStep = "Staged"
-	// StepTargetsWritten: every target holds the new value; committing is all that is left.
+	// StepTargetsWritten: every target holds the new value; the commit that follows at once records it.
 	StepTargetsWritten RotationStep = "TargetsWritten"
 )
 
