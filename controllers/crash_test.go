@@ -159,12 +159,7 @@ var _ = Describe("Crash safety", func() {
 		first := expectConsistent(rs, 1, "")
 		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jwt-secret-rotation"}})).To(Succeed())
 
-		Eventually(func(g Gomega) {
-			c := condition(getRS(rs), rotationv1alpha1.ConditionStalled)
-			g.Expect(c).NotTo(BeNil())
-			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonStagingLost))
-			g.Expect(c.Message).To(ContainSubstring("set a new rotation.tribi.io/rotate token"))
-		}, wait).Should(Succeed())
+		expectStalled(rs, rotationv1alpha1.ReasonStagingLost, "set a new rotation.tribi.io/rotate token")
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(first), "targets keep their value")
 
 		annotate(rs, rotationv1alpha1.RotateAnnotation, "recover")

@@ -127,3 +127,14 @@ func fp(value string) string {
 func condition(rs *rotationv1alpha1.RotatedSecret, t string) *metav1.Condition {
 	return meta.FindStatusCondition(rs.Status.Conditions, t)
 }
+
+// expectStalled waits until rs is Stalled with reason and a message containing text.
+func expectStalled(rs *rotationv1alpha1.RotatedSecret, reason, text string) {
+	EventuallyWithOffset(1, func(g Gomega) {
+		c := condition(getRS(rs), rotationv1alpha1.ConditionStalled)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(c.Reason).To(Equal(reason))
+		g.Expect(c.Message).To(ContainSubstring(text))
+	}, wait).Should(Succeed())
+}

@@ -266,12 +266,7 @@ var _ = Describe("RotatedSecret", func() {
 			rs.Spec.Targets = []rotationv1alpha1.Target{{SecretName: "backend-env", Key: "PARTNER", From: "partner_id"}}
 		})
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-		Eventually(func(g Gomega) {
-			c := condition(getRS(rs), rotationv1alpha1.ConditionStalled)
-			g.Expect(c).NotTo(BeNil())
-			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonInvalidSpec))
-			g.Expect(c.Message).To(ContainSubstring(`spec.targets[0].from: the provider has no output "partner_id"`))
-		}, wait).Should(Succeed())
+		expectStalled(rs, rotationv1alpha1.ReasonInvalidSpec, `spec.targets[0].from: the provider has no output "partner_id"`)
 		Expect(secretData(ns, "backend-env")).To(BeNil())
 
 		By("recovering as soon as the spec is fixed")
@@ -287,12 +282,7 @@ var _ = Describe("RotatedSecret", func() {
 		})).To(Succeed())
 		rs := testgen.RotatedSecret("jwt-secret", ns, testgen.WithTarget("backend-env", "JWT_SECRET"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-		Eventually(func(g Gomega) {
-			c := condition(getRS(rs), rotationv1alpha1.ConditionStalled)
-			g.Expect(c).NotTo(BeNil())
-			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonStagingFailed))
-			g.Expect(c.Message).To(ContainSubstring("is not this RotatedSecret's staging Secret"))
-		}, wait).Should(Succeed())
+		expectStalled(rs, rotationv1alpha1.ReasonStagingFailed, "is not this RotatedSecret's staging Secret")
 		Expect(secretData(ns, "backend-env")).To(BeNil(), "a planted value never reaches a target")
 		Expect(secretValue(ns, "jwt-secret-rotation", "r1.value")).To(Equal("planted"))
 	})

@@ -102,7 +102,7 @@ func (r *RotatedSecretReconciler) loadStaging(ctx context.Context, s *scope) (bo
 // decide starts a rotation when the policy chain says so: status.pending gets the next revision and the handled
 // tokens are recorded. generate persists both together with the staged value's fingerprint, so a crash before
 // that repeats the same decision for the same revision. While status.pending is set no other rotation starts.
-func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) (bool, error) { //nolint:unparam // phase signature
+func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) (bool, error) {
 	st := &s.rs.Status
 	if st.Pending != nil {
 		return false, nil
