@@ -91,7 +91,6 @@ uninstall: manifests ## Remove the CRD (and every RotatedSecret) from the curren
 
 .PHONY: deploy
 deploy: manifests ## Deploy the operator with kustomize (IMG sets the image).
-	cd config/manager && $(KUBECTL) kustomize . >/dev/null
 	$(KUBECTL) kustomize config/default | sed "s|image: controller:latest|image: $(IMG)|" | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
