@@ -82,18 +82,23 @@ func poke(rs *rotationv1alpha1.RotatedSecret) {
 	})
 }
 
-// settle pokes the object and waits until the operator has observed the poke, then returns the object. Used to
-// show that something did NOT happen: the operator certainly looked.
+// settle waits until the operator has seen the latest spec, pokes the object and checks for a while that the
+// operator neither rotates nor writes anything: the resourceVersion stays the one the poke produced. Used to show
+// that something did NOT happen, and that an idle reconcile costs no write.
 func settle(rs *rotationv1alpha1.RotatedSecret) *rotationv1alpha1.RotatedSecret {
+	EventuallyWithOffset(1, func(g Gomega) {
+		live := getRS(rs)
+		g.Expect(live.Status.ObservedGeneration).To(Equal(live.Generation))
+	}, wait).Should(Succeed())
 	before := getRS(rs)
 	poke(rs)
-	// A label change does not bump the generation; the operator's reconcile of it is visible as a cache sync of
-	// the object plus no status change, so wait a moment after it has certainly been delivered.
+	poked := getRS(rs).ResourceVersion
 	var got *rotationv1alpha1.RotatedSecret
 	ConsistentlyWithOffset(1, func(g Gomega) {
 		got = getRS(rs)
 		g.Expect(got.Status.CurrentRevision).To(Equal(before.Status.CurrentRevision))
 		g.Expect(got.Status.Pending).To(Equal(before.Status.Pending))
+		g.Expect(got.ResourceVersion).To(Equal(poked), "the operator wrote to an object it had nothing to do for")
 	}, 1500*time.Millisecond, 100*time.Millisecond).Should(Succeed())
 	return got
 }

@@ -98,7 +98,6 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			retErr, res = nil, ctrl.Result{RequeueAfter: conflictRetry}
 			return
 		}
-		r.summarize(s)
 		if err := r.persist(ctx, s); err != nil && retErr == nil {
 			retErr = err
 		}

@@ -20,13 +20,14 @@ import (
 
 const defaultHistoryLimit = 10
 
-// persist patches status if it changed since the last persist. The patch carries the resourceVersion the object
-// was read with: written from a stale copy it fails with a conflict instead of undoing newer progress.
+// persist summarizes the conditions and patches status if it changed since the last persist, so every stored
+// status is coherent even if the process dies right after. The patch carries the resourceVersion the object was
+// read with: written from a stale copy it fails with a conflict instead of undoing newer progress.
 func (r *RotatedSecretReconciler) persist(ctx context.Context, s *scope) error {
+	r.summarize(s)
 	if equality.Semantic.DeepEqual(s.base.Status, s.rs.Status) {
 		return nil
 	}
-	s.rs.Status.ObservedGeneration = s.rs.Generation
 	if err := r.Status().Patch(ctx, s.rs, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("patching status: %w", err)
 	}
@@ -35,8 +36,8 @@ func (r *RotatedSecretReconciler) persist(ctx context.Context, s *scope) error {
 	return nil
 }
 
-// summarize derives Ready, Reconciling, Stalled, Rotating and phase from what the phases found. It runs once,
-// before the final persist of every reconcile.
+// summarize derives Ready, Reconciling, Stalled, Rotating and phase from what the phases found. persist runs it
+// before every status patch.
 func (r *RotatedSecretReconciler) summarize(s *scope) {
 	rs, st := s.rs, &s.rs.Status
 	st.ObservedGeneration = rs.Generation
