@@ -50,7 +50,7 @@ envtest-assets: ## Build kube-apiserver and etcd from source (cached in bin/); p
 .PHONY: test
 test: check-generated vet ## Generated-file freshness, vet, unit and integration tests (real kube-apiserver + etcd).
 	assets=$$(bash hack/envtest-assets.sh | tail -n 1); \
-	KUBEBUILDER_ASSETS="$$assets" go test ./... -count=1 -timeout 20m
+	KUBEBUILDER_ASSETS="$$assets" go test -race ./... -count=1 -timeout 20m
 
 .PHONY: test-unit
 test-unit: ## Unit tests only (no API server).
