@@ -135,6 +135,8 @@ type operator struct {
 type operatorOptions struct {
 	hook    func(step string) bool
 	workers int
+	// random replaces the random provider (e.g. with a fake.Provider).
+	random provider.Provider
 }
 
 var managerCount atomic.Int32
@@ -159,7 +161,11 @@ func startOperator(opts operatorOptions, namespaces ...string) *operator {
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	gen := &countingProvider{Provider: random.New(rand.Reader), calls: map[string]int{}}
+	var inner provider.Provider = random.New(rand.Reader)
+	if opts.random != nil {
+		inner = opts.random
+	}
+	gen := &countingProvider{Provider: inner, calls: map[string]int{}}
 	workers := opts.workers
 	if workers == 0 {
 		workers = 4
