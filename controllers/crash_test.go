@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"fmt"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -190,6 +191,34 @@ var _ = Describe("Crash safety", func() {
 			Expect(c).To(Equal(1), "Generate calls for %s", key)
 		}
 		Expect(secretData(ns, "shared-env")).To(HaveLen(n), "forty RotatedSecrets share one Secret without losing a key")
+	})
+
+	It("keeps one value per revision even with two operators running at once (no leader election)", func() {
+		ns := newNamespace()
+		a := startOperator(operatorOptions{workers: 8}, ns)
+		defer a.stop()
+		b := startOperator(operatorOptions{workers: 8}, ns)
+		defer b.stop()
+		var all []*rotationv1alpha1.RotatedSecret
+		for i := 0; i < 20; i++ {
+			rs := testgen.RotatedSecret(fmt.Sprintf("dual-%d", i), ns, testgen.WithTarget(fmt.Sprintf("env-%d", i), "KEY"),
+				testgen.WithTarget(fmt.Sprintf("env-%d-worker", i), "KEY"))
+			all = append(all, rs)
+			Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		}
+		for i, rs := range all {
+			got := waitForRevision(rs, 1)
+			value := secretValue(ns, fmt.Sprintf("env-%d", i), "KEY")
+			Expect(value).To(MatchRegexp(`^[0-9a-f]{64}$`))
+			Expect(secretValue(ns, fmt.Sprintf("env-%d-worker", i), "KEY")).To(Equal(value))
+			var staging corev1.Secret
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: rs.Name + "-rotation"}, &staging)).To(Succeed())
+			Expect(string(staging.Data["r1.value"])).To(Equal(value))
+			Expect(got.Status.CurrentFingerprint).To(Equal(fp(value)))
+			Expect(got.Status.History).To(HaveLen(1))
+		}
+		// Both may have generated a candidate for a revision, but only one was ever staged and written.
+		Expect(len(a.generated.Calls()) + len(b.generated.Calls())).To(BeNumerically(">=", 20))
 	})
 
 	It("removes nothing and writes nothing for a RotatedSecret that is deleted; its staging Secret is owned by it", func() {
