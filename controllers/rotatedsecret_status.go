@@ -170,7 +170,7 @@ func desiredWrites(rs *rotationv1alpha1.RotatedSecret, cur, prev provider.Values
 			writes = append(writes, sink.SecretWrite{Namespace: ns, Name: t.SecretName, Data: map[string][]byte{}})
 		}
 		writes[i].Data[t.Key] = cur[targetOutput(t)]
-		if v, ok := prev[targetOutput(t)]; ok && prev != nil {
+		if v, ok := prev[targetOutput(t)]; ok {
 			writes[i].Data[t.Key+previousSuffix(rs)] = v
 		}
 	}
