@@ -49,4 +49,46 @@ const (
 	ReasonStagingLost = "StagingLost"
 	// ReasonBackingOff: the last attempt failed; the next one waits (status.failedAttempts, lastFailureTime).
 	ReasonBackingOff = "BackingOff"
+
+	// ReasonRollingOut: a rollout stage is restarting its workloads and waiting for them to be healthy.
+	ReasonRollingOut = "RollingOut"
+	// ReasonStageHealthy: every workload of a stage is healthy on the new revision.
+	ReasonStageHealthy = "StageHealthy"
+	// ReasonWorkloadNotFound: a workload named in a stage does not exist.
+	ReasonWorkloadNotFound = "WorkloadNotFound"
+	// ReasonWorkloadPaused: a Deployment in a stage is paused and would never roll.
+	ReasonWorkloadPaused = "WorkloadPaused"
+	// ReasonStageTimedOut: a stage was not healthy within its timeout.
+	ReasonStageTimedOut = "StageTimedOut"
+	// ReasonRolloutFailed: a Deployment reported ProgressDeadlineExceeded.
+	ReasonRolloutFailed = "RolloutFailed"
+	// ReasonValidating: validation Jobs are running.
+	ReasonValidating = "Validating"
+	// ReasonValidationFailed: a validation Job failed or did not finish in time.
+	ReasonValidationFailed = "ValidationFailed"
+	// ReasonValidationPassed: every validation Job succeeded.
+	ReasonValidationPassed = "ValidationPassed"
+	// ReasonRollingBack: the current value is back in every target and the stages are restarting on it.
+	ReasonRollingBack = "RollingBack"
+	// ReasonRolledBack: a rollback finished; the next automatic attempt backs off.
+	ReasonRolledBack = "RolledBack"
+	// ReasonHalted: the rotation failed and onFailure is Halt; targets and workloads are left as they are.
+	ReasonHalted = "Halted"
+	// ReasonGenerateIncomplete: a non-repeatable vendor call was started but its result was never recorded (the
+	// operator stopped in between). It is not repeated; a person checks the vendor and sets a new rotate token.
+	ReasonGenerateIncomplete = "GenerateIncomplete"
+	// ReasonCredentialInvalid: the operator's own vendor credential is missing or refused (401/403).
+	ReasonCredentialInvalid = "CredentialInvalid"
+	// ReasonAwaitingStagedValue: the TTL ran out (or a rotation was asked for) but no new value is staged.
+	ReasonAwaitingStagedValue = "AwaitingStagedValue"
+	// ReasonOldCredentialRevoked: the old credential was revoked at the provider after the new one was confirmed.
+	ReasonOldCredentialRevoked = "OldCredentialRevoked"
+	// ReasonNewCredentialRevoked: the rotation failed and the new credential was revoked; the old one stays.
+	ReasonNewCredentialRevoked = "NewCredentialRevoked"
+	// ReasonRevokeFailed: revoking a credential failed; it is retried.
+	ReasonRevokeFailed = "RevokeFailed"
+	// ReasonRevocationRequired: only a person can revoke the old credential (e.g. in the Stripe Dashboard).
+	ReasonRevocationRequired = "RevocationRequired"
+	// ReasonMirrorFailed: writing an external mirror (GitHub Actions) failed.
+	ReasonMirrorFailed = "MirrorFailed"
 )

@@ -56,15 +56,23 @@ type RotatedSecretSpec struct {
 	// Provider produces new values. Exactly one provider block must be set.
 	Provider ProviderSpec `json:"provider"`
 
-	// Targets are the Secret keys that receive the value. At least one, at most 16; no two may name the same
-	// secretName, namespace and key.
+	// Targets receive the value: Secret keys, or GitHub Actions secrets. At least one, at most 16; no two may name
+	// the same secretName, namespace and key, or the same GitHub secret.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	// +listType=map
-	// +listMapKey=secretName
-	// +listMapKey=namespace
-	// +listMapKey=key
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, b == a))",message="targets must be unique"
+	// +kubebuilder:validation:XValidation:rule="self.all(a, !has(a.githubActions) || self.exists_one(b, has(b.githubActions) && b.githubActions.repository == a.githubActions.repository && b.githubActions.name == a.githubActions.name && (has(b.githubActions.environment) ? b.githubActions.environment : '') == (has(a.githubActions.environment) ? a.githubActions.environment : '')))",message="two targets name the same GitHub secret"
+	// +kubebuilder:validation:XValidation:rule="self.all(a, has(a.githubActions) || self.exists_one(b, !has(b.githubActions) && b.secretName == a.secretName && b.namespace == a.namespace && b.key == a.key))",message="two targets name the same secretName, namespace and key"
+	// +listType=atomic
 	Targets []Target `json:"targets"`
+
+	// Rollout restarts the workloads that read the value, stage by stage, waiting for each to be healthy.
+	// +optional
+	Rollout *RolloutSpec `json:"rollout,omitempty"`
+
+	// Validation runs smoke-test Jobs after the rollout and rolls back (or halts) if one fails.
+	// +optional
+	Validation *ValidationSpec `json:"validation,omitempty"`
 
 	// Previous keeps the old value beside the new one for a grace period, so apps can accept both while they restart.
 	// +optional
@@ -79,11 +87,23 @@ type RotatedSecretSpec struct {
 }
 
 // ProviderSpec selects where new values come from. Exactly one field is set.
-// +kubebuilder:validation:XValidation:rule="(has(self.random) ? 1 : 0) == 1",message="exactly one provider must be set (random)"
+// +kubebuilder:validation:XValidation:rule="(has(self.random) ? 1 : 0) + (has(self.stripeWebhook) ? 1 : 0) + (has(self.stripeSecretKey) ? 1 : 0) + (has(self.http) ? 1 : 0) == 1",message="exactly one provider must be set (random, stripeWebhook, stripeSecretKey or http)"
 type ProviderSpec struct {
 	// Random generates cryptographically random bytes, like `openssl rand -hex 32`. Its only output is "value".
 	// +optional
 	Random *RandomProvider `json:"random,omitempty"`
+
+	// StripeWebhook rotates a Stripe webhook signing secret through a twin endpoint. Outputs: value, endpoint_id.
+	// +optional
+	StripeWebhook *StripeWebhookProvider `json:"stripeWebhook,omitempty"`
+
+	// StripeSecretKey checks and promotes a Stripe secret or restricted key staged by a person. Output: value.
+	// +optional
+	StripeSecretKey *StripeSecretKeyProvider `json:"stripeSecretKey,omitempty"`
+
+	// HTTP issues, verifies and revokes credentials through a vendor's HTTP API. Outputs: as spec.provider.http.outputs says.
+	// +optional
+	HTTP *HTTPProvider `json:"http,omitempty"`
 }
 
 // RandomEncoding is how random bytes are written out.
@@ -114,14 +134,17 @@ type RandomProvider struct {
 	Encoding RandomEncoding `json:"encoding,omitempty"`
 }
 
-// Target is one key of one Kubernetes Secret that receives a provider output.
+// Target is one key of one Kubernetes Secret, or one GitHub Actions secret, that receives a provider output.
+// +kubebuilder:validation:XValidation:rule="has(self.githubActions) != (size(self.secretName) > 0)",message="set exactly one of secretName (with key) or githubActions"
+// +kubebuilder:validation:XValidation:rule="size(self.secretName) == 0 || size(self.key) > 0",message="key is required with secretName"
 type Target struct {
 	// SecretName is the Secret to write. It is created if it does not exist; if it exists only the keys this
 	// RotatedSecret manages are changed (server-side apply, one field manager per RotatedSecret).
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	SecretName string `json:"secretName"`
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$`
+	// +kubebuilder:default=""
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
 
 	// Namespace of the Secret; empty (the default) means the RotatedSecret's namespace.
 	// +kubebuilder:validation:MaxLength=63
@@ -130,11 +153,16 @@ type Target struct {
 	// +optional
 	Namespace string `json:"namespace"`
 
-	// Key is the data key written, e.g. JWT_SECRET.
-	// +kubebuilder:validation:MinLength=1
+	// Key is the data key written, e.g. JWT_SECRET. Required with secretName.
 	// +kubebuilder:validation:MaxLength=128
-	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
-	Key string `json:"key"`
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]*$`
+	// +kubebuilder:default=""
+	// +optional
+	Key string `json:"key,omitempty"`
+
+	// GitHubActions mirrors the value into a GitHub Actions secret instead of a Kubernetes Secret.
+	// +optional
+	GitHubActions *GitHubActionsTarget `json:"githubActions,omitempty"`
 
 	// From names the provider output written to this key. Default "value"; the random provider has no other.
 	// +kubebuilder:validation:MinLength=1
@@ -189,6 +217,10 @@ const (
 	OutcomeFailed     Outcome = "Failed"
 	// OutcomeRepaired records a TargetDrift repair: the current value was written back, no new revision.
 	OutcomeRepaired Outcome = "Repaired"
+	// OutcomeRolledBack: a stage timed out or validation failed; the previous value is back everywhere.
+	OutcomeRolledBack Outcome = "RolledBack"
+	// OutcomeHalted: a stage timed out or validation failed and onFailure is Halt.
+	OutcomeHalted Outcome = "Halted"
 )
 
 // Phase summarises status for `kubectl get`.
@@ -213,8 +245,16 @@ const (
 	StepDecided RotationStep = "Decided"
 	// StepStaged: the new value is in the staging Secret and its fingerprint in status; targets are being written.
 	StepStaged RotationStep = "Staged"
-	// StepTargetsWritten: every target holds the new value; the commit that follows at once records it.
+	// StepTargetsWritten: every target holds the new value; the rollout (or, without one, the commit) follows.
 	StepTargetsWritten RotationStep = "TargetsWritten"
+	// StepRollingOut: workloads are being restarted stage by stage (status.rollout).
+	StepRollingOut RotationStep = "RollingOut"
+	// StepValidating: validation Jobs run (status.validation).
+	StepValidating RotationStep = "Validating"
+	// StepRollingBack: the rotation failed; the current value is back in every target and the stages restart.
+	StepRollingBack RotationStep = "RollingBack"
+	// StepHalted: the rotation failed and spec.validation.onFailure is Halt; a person decides.
+	StepHalted RotationStep = "Halted"
 )
 
 // PendingRotation is the rotation in progress. While it is set, status.conditions has Rotating=True and no other
@@ -237,6 +277,9 @@ type PendingRotation struct {
 	// Message says why the rotation started (the emergency reason, the token, the TTL).
 	// +optional
 	Message string `json:"message,omitempty"`
+	// FailureReason is why a rollout or validation failed, set when the rotation starts rolling back or halts.
+	// +optional
+	FailureReason string `json:"failureReason,omitempty"`
 }
 
 // RotationRecord is one entry of status.history.
@@ -250,7 +293,7 @@ type RotationRecord struct {
 	// CompletionTime of the rotation; empty while in progress.
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
-	// Outcome: InProgress, Succeeded, Failed or Repaired.
+	// Outcome: InProgress, Succeeded, Failed, Repaired, RolledBack or Halted.
 	Outcome Outcome `json:"outcome"`
 	// Message gives details (never a value).
 	// +optional
@@ -322,6 +365,25 @@ type RotatedSecretStatus struct {
 	// +optional
 	Pending *PendingRotation `json:"pending,omitempty"`
 
+	// Rollout is the rollout in progress (or the last one, with every stage completed).
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
+
+	// Validation is the validation in progress or last finished.
+	// +optional
+	Validation *ValidationStatus `json:"validation,omitempty"`
+
+	// Mirrors records the revision each external (write-only) target holds.
+	// +listType=atomic
+	// +optional
+	Mirrors []MirrorStatus `json:"mirrors,omitempty"`
+
+	// HumanRevocations are old credentials a person still has to revoke (e.g. a Stripe key in the Dashboard).
+	// The operator checks them and drops an entry once the credential no longer works.
+	// +listType=atomic
+	// +optional
+	HumanRevocations []HumanRevocation `json:"humanRevocations,omitempty"`
+
 	// History of rotations, newest first, at most spec.revisionHistoryLimit entries.
 	// +listType=atomic
 	// +optional
@@ -339,6 +401,8 @@ type RotatedSecretStatus struct {
 // +kubebuilder:printcolumn:name="Revision",type=integer,JSONPath=`.status.currentRevision`
 // +kubebuilder:printcolumn:name="Next Rotation",type=string,JSONPath=`.status.nextRotationTime`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`,priority=1
+// +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.pending.step`,priority=1
+// +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.status.rollout.stage`,priority=1
 // +kubebuilder:printcolumn:name="Fingerprint",type=string,JSONPath=`.status.currentFingerprint`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 244",message="metadata.name must be at most 244 characters: the staging Secret is named <name>-rotation"

@@ -44,6 +44,27 @@ type Request struct {
 	Revision int64
 	// Spec is the provider block of the RotatedSecret.
 	Spec rotationv1alpha1.ProviderSpec
+	// Credentials reads the operator's own vendor credentials (Secrets in the RotatedSecret's namespace).
+	Credentials Credentials
+	// Guard records a create-pending marker. A provider whose Generate makes a call that must not be repeated
+	// (it mints a key at a vendor) calls Guard.Begin right before that call and fails if Begin fails. After a
+	// crash between Begin and the result being staged, the reconciler never calls Generate again for that
+	// revision: it stalls with GenerateIncomplete. Nil in Verify and Revoke.
+	Guard Guard
+	// Current holds the values in service (the current revision), for providers that must tell a new value from
+	// the current one (a staged key that was not replaced yet). Nil before the first rotation. Never logged.
+	Current Values
+}
+
+// Credentials reads one key of a Secret in the RotatedSecret's namespace. A missing Secret or key is returned as
+// a CredentialError.
+type Credentials interface {
+	Credential(ctx context.Context, ref rotationv1alpha1.SecretKeyRef) ([]byte, error)
+}
+
+// Guard records that a non-repeatable call for the request's revision is about to be made.
+type Guard interface {
+	Begin(ctx context.Context) error
 }
 
 // Provider produces, checks and retires secret values.
@@ -54,9 +75,21 @@ type Provider interface {
 	Generate(ctx context.Context, req Request) (Result, error)
 	// Verify checks a candidate before any target sees it.
 	Verify(ctx context.Context, req Request, candidate Result) error
-	// Revoke retires the credential described by state. It is idempotent: revoking what is gone succeeds.
-	Revoke(ctx context.Context, req Request, state []byte) error
+	// Revoke retires the credential of req.Revision, described by what Generate returned for it (values and
+	// state; both empty when the credential predates the operator, e.g. revision 0). It is called for the old
+	// credential once the new one is confirmed, and for the new one when a rotation fails. It is idempotent:
+	// revoking what is gone (404) succeeds. A provider that cannot revoke by itself returns a
+	// *HumanRevocationError, and is asked again later until it returns nil (the credential no longer works).
+	Revoke(ctx context.Context, req Request, old Result) error
 }
+
+// Provider kinds: the field names of the provider blocks in spec.provider.
+const (
+	KindRandom          = "random"
+	KindStripeWebhook   = "stripeWebhook"
+	KindStripeSecretKey = "stripeSecretKey"
+	KindHTTP            = "http"
+)
 
 // Registry maps a provider kind (the field name of its block in spec.provider, e.g. "random") to its Provider.
 type Registry map[string]Provider
@@ -68,7 +101,13 @@ var ErrNoProvider = errors.New("no known provider block is set in spec.provider"
 func Kind(spec rotationv1alpha1.ProviderSpec) (string, error) {
 	switch {
 	case spec.Random != nil:
-		return "random", nil
+		return KindRandom, nil
+	case spec.StripeWebhook != nil:
+		return KindStripeWebhook, nil
+	case spec.StripeSecretKey != nil:
+		return KindStripeSecretKey, nil
+	case spec.HTTP != nil:
+		return KindHTTP, nil
 	}
 	return "", ErrNoProvider
 }
@@ -101,3 +140,39 @@ func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p)
 }
+
+// CredentialError means the operator's own credential is missing or refused (401/403). It is permanent: the
+// reconciler stalls with reason CredentialInvalid and names the Secret, and a change to that Secret retries.
+type CredentialError struct {
+	// Ref is the Secret key holding the credential.
+	Ref rotationv1alpha1.SecretKeyRef
+	// Err says what is wrong (never the credential itself).
+	Err error
+}
+
+func (e *CredentialError) Error() string {
+	return fmt.Sprintf("credential in Secret %s (key %s): %v", e.Ref.Name, e.Ref.Key, e.Err)
+}
+func (e *CredentialError) Unwrap() error { return e.Err }
+
+// AwaitingStagedValueError means a person has to stage a new value first (e.g. a Stripe key created in the
+// Dashboard). The reconciler sets AwaitingStagedValue, tells the owner, and retries when the staged Secret changes.
+type AwaitingStagedValueError struct {
+	// Ref is where the value is expected.
+	Ref rotationv1alpha1.SecretKeyRef
+	// Message says what is expected.
+	Message string
+}
+
+func (e *AwaitingStagedValueError) Error() string {
+	return fmt.Sprintf("waiting for a new value in Secret %s (key %s): %s", e.Ref.Name, e.Ref.Key, e.Message)
+}
+
+// HumanRevocationError means only a person can revoke the old credential; Hint (at most the last 4 characters
+// of the key) helps find it. Revoke keeps returning it while the credential still works.
+type HumanRevocationError struct {
+	Hint    string
+	Message string
+}
+
+func (e *HumanRevocationError) Error() string { return e.Message }

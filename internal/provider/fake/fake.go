@@ -14,7 +14,7 @@ import (
 type Provider struct {
 	GenerateFunc func(ctx context.Context, req provider.Request) (provider.Result, error)
 	VerifyFunc   func(ctx context.Context, req provider.Request, candidate provider.Result) error
-	RevokeFunc   func(ctx context.Context, req provider.Request, state []byte) error
+	RevokeFunc   func(ctx context.Context, req provider.Request, old provider.Result) error
 
 	mu    sync.Mutex
 	calls map[string]int
@@ -57,10 +57,10 @@ func (p *Provider) Verify(ctx context.Context, req provider.Request, candidate p
 }
 
 // Revoke implements provider.Provider.
-func (p *Provider) Revoke(ctx context.Context, req provider.Request, state []byte) error {
+func (p *Provider) Revoke(ctx context.Context, req provider.Request, old provider.Result) error {
 	p.count("Revoke")
 	if p.RevokeFunc != nil {
-		return p.RevokeFunc(ctx, req, state)
+		return p.RevokeFunc(ctx, req, old)
 	}
 	return nil
 }

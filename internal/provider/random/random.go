@@ -143,4 +143,4 @@ func (p *Provider) Verify(_ context.Context, req provider.Request, candidate pro
 }
 
 // Revoke does nothing: a random value is not registered anywhere.
-func (p *Provider) Revoke(context.Context, provider.Request, []byte) error { return nil }
+func (p *Provider) Revoke(context.Context, provider.Request, provider.Result) error { return nil }
