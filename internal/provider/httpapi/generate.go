@@ -1,0 +1,201 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"k8s.io/client-go/util/jsonpath"
+
+	"github.com/tribi/secret-rotator/internal/provider"
+)
+
+// state is what Generate stores in Result.State: {"id": "..."}, the vendor's id of the credential.
+type state struct {
+	ID string `json:"id"`
+}
+
+// Generate issues a credential: one call to spec.generate with the operator's credential, after the create-pending
+// guard is recorded. The outputs are read from the JSON response with spec.outputs; the id (spec.id) goes into
+// Result.State as {"id": "..."}. Everything that can fail on configuration is checked before the guard, so a bad
+// spec never leaves a pending marker behind.
+func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider.Result, error) {
+	spec, err := httpSpec(req)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	data := templateData(req)
+	rawURL, err := render("spec.provider.http.generate.url", string(spec.Generate.URL), data)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	body, err := render("spec.provider.http.generate.body", spec.Generate.Body, data)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	outputs, err := compileOutputs(spec.Outputs)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	var id *output
+	if spec.ID != "" {
+		if id, err = compile("spec.provider.http.id", spec.ID); err != nil {
+			return provider.Result{}, err
+		}
+	}
+	if req.Credentials == nil {
+		return provider.Result{}, provider.Permanent(errors.New("no credentials reader in the request"))
+	}
+	secret, err := req.Credentials.Credential(ctx, spec.Auth.SecretRef)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	if len(bytes.TrimSpace(secret)) == 0 {
+		return provider.Result{}, &provider.CredentialError{Ref: spec.Auth.SecretRef, Err: errors.New("the key is empty")}
+	}
+	header, value, err := authHeader(spec.Auth, secret)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	method := spec.Generate.Method
+	if method == "" {
+		method = DefaultGenerateMethod
+	}
+	r, err := newRequest(ctx, "spec.provider.http.generate.url", method, rawURL, body, header, value)
+	if err != nil {
+		return provider.Result{}, err
+	}
+	// The call mints a key: without a guard a crash could mint a second one for the same revision.
+	if req.Guard == nil {
+		return provider.Result{}, provider.Permanent(errors.New("no create-pending guard in the request; not calling the vendor"))
+	}
+	if err := req.Guard.Begin(ctx); err != nil {
+		return provider.Result{}, fmt.Errorf("recording the create-pending marker: %w", err)
+	}
+	resp, err := p.do(r)
+	if err != nil {
+		return provider.Result{}, fmt.Errorf("generate: %w", err)
+	}
+	if resp.status < 200 || resp.status > 299 {
+		return provider.Result{}, statusError("generate", resp, spec.Auth.SecretRef, secret)
+	}
+	return p.result(resp, outputs, id)
+}
+
+// result reads the outputs and the id from a successful generate response. Every failure is permanent: the key
+// may exist at the vendor already, and the guard keeps the revision from being generated again.
+func (p *Provider) result(resp response, outputs []*output, id *output) (provider.Result, error) {
+	if resp.tooLarge {
+		return provider.Result{}, provider.Permanent(fmt.Errorf("generate: the vendor's response is larger than %d bytes", p.maxBytes))
+	}
+	dec := json.NewDecoder(bytes.NewReader(resp.body))
+	dec.UseNumber() // numbers keep the vendor's spelling: 4711, not 4711.0 or 1e+06
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return provider.Result{}, provider.Permanent(fmt.Errorf("generate: the vendor's %d response is not JSON", resp.status))
+	}
+	res := provider.Result{Values: provider.Values{}}
+	for _, o := range outputs {
+		v, ok := o.extract(doc)
+		if !ok {
+			return provider.Result{}, provider.Permanent(fmt.Errorf("generate: %s (%s) is missing or empty in the vendor's response",
+				o.field, o.expr))
+		}
+		res.Values[o.name] = []byte(v)
+	}
+	if id != nil {
+		v, ok := id.extract(doc)
+		if !ok {
+			return provider.Result{}, provider.Permanent(fmt.Errorf("generate: the id (%s) is missing or empty in the vendor's response", id.expr))
+		}
+		st, err := json.Marshal(state{ID: v})
+		if err != nil {
+			return provider.Result{}, err
+		}
+		res.State = st
+	}
+	return res, nil
+}
+
+// output is one compiled JSONPath into the generate response.
+type output struct {
+	// name of the output ("value"); empty for the id.
+	name string
+	// field names the spec field in errors, e.g. `output "value"`.
+	field string
+	// expr is the expression as written in the spec.
+	expr string
+	jp   *jsonpath.JSONPath
+}
+
+// compileOutputs parses every spec.outputs expression, in the order of the output names.
+func compileOutputs(exprs map[string]string) ([]*output, error) {
+	if len(exprs) == 0 {
+		return nil, provider.Permanent(errors.New("spec.provider.http.outputs is empty"))
+	}
+	out := make([]*output, 0, len(exprs))
+	for name, expr := range exprs {
+		o, err := compile(fmt.Sprintf("output %q", name), expr)
+		if err != nil {
+			return nil, err
+		}
+		o.name = name
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+// compile parses a JSONPath template such as "{.api_key}". Like kubectl, it accepts a bare ".api_key" too: without
+// braces the parser would take the expression for literal text and "extract" the expression itself.
+func compile(field, expr string) (*output, error) {
+	text := strings.TrimSpace(expr)
+	if !strings.Contains(text, "{") {
+		text = "{" + text + "}"
+	}
+	jp := jsonpath.New(field).AllowMissingKeys(false)
+	if err := jp.Parse(text); err != nil {
+		return nil, provider.Permanent(fmt.Errorf("%s: %q is not a valid JSONPath: %w", field, expr, err))
+	}
+	return &output{field: field, expr: expr, jp: jp}, nil
+}
+
+// extract evaluates jp on doc and prints what it found as kubectl would (strings as they are, numbers as the
+// vendor wrote them, objects as JSON). It reports false when nothing or only nulls matched, or the text is empty.
+// The evaluation error is dropped: some quote the data they failed on, which is the secret.
+func (o *output) extract(doc any) (string, bool) {
+	jp := o.jp
+	groups, err := jp.FindResults(doc)
+	if err != nil {
+		return "", false
+	}
+	var b bytes.Buffer
+	for _, group := range groups {
+		values := make([]reflect.Value, 0, len(group))
+		for _, v := range group {
+			if !isNull(v) {
+				values = append(values, v)
+			}
+		}
+		if err := jp.PrintResults(&b, values); err != nil {
+			return "", false
+		}
+	}
+	return b.String(), b.Len() > 0
+}
+
+// isNull reports whether v is JSON null.
+func isNull(v reflect.Value) bool {
+	for v.IsValid() && v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return true
+		}
+		v = v.Elem()
+	}
+	return !v.IsValid()
+}

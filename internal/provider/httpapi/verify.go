@@ -1,0 +1,62 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/tribi/secret-rotator/internal/provider"
+)
+
+// Verify calls spec.verify with the candidate's own credential (the output named by authWith, default "value", in
+// the auth header) and expects one of expectStatus (default [200]). Without spec.verify it accepts the candidate.
+// An unexpected status is permanent, except 5xx and 429, which say nothing about the candidate and are retryable,
+// as are transport failures. Only the status code (and a sanitised vendor code) is reported, never the body.
+func (p *Provider) Verify(ctx context.Context, req provider.Request, candidate provider.Result) error {
+	spec, err := httpSpec(req)
+	if err != nil || spec.Verify == nil {
+		return err
+	}
+	v := spec.Verify
+	authWith := v.AuthWith
+	if authWith == "" {
+		authWith = provider.DefaultOutput
+	}
+	secret, ok := candidate.Values[authWith]
+	if !ok || len(secret) == 0 {
+		return provider.Permanent(fmt.Errorf(
+			"verify: the candidate has no output %q to authenticate with (spec.provider.http.verify.authWith)", authWith))
+	}
+	rawURL, err := render("spec.provider.http.verify.url", string(v.URL), templateData(req))
+	if err != nil {
+		return err
+	}
+	header, value, err := authHeader(spec.Auth, secret)
+	if err != nil {
+		return err
+	}
+	method := v.Method
+	if method == "" {
+		method = DefaultVerifyMethod
+	}
+	r, err := newRequest(ctx, "spec.provider.http.verify.url", method, rawURL, "", header, value)
+	if err != nil {
+		return err
+	}
+	resp, err := p.do(r)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	expect := v.ExpectStatus
+	if len(expect) == 0 {
+		expect = []int32{200}
+	}
+	if slices.Contains(expect, int32(resp.status)) {
+		return nil
+	}
+	err = fmt.Errorf("verification with the new credential returned %d%s", resp.status, vendorCode(resp, secret))
+	if retryable(resp.status) {
+		return err
+	}
+	return provider.Permanent(err)
+}
