@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,6 +49,8 @@ type RotatedSecretReconciler struct {
 	Providers provider.Registry
 	// Fingerprints identify values in status without revealing them.
 	Fingerprints *fingerprint.Keyer
+	// GitHub writes GitHub Actions targets; nil disables them (a target naming one fails with a clear message).
+	GitHub MirrorWriter
 	// Policy decides whether to rotate; policy.DefaultChain() when nil.
 	Policy policy.Chain
 	// StepHook, when set, is called after every write of a rotation (see the StepHook constants). Returning true
@@ -67,8 +71,11 @@ const conflictRetry = 200 * time.Millisecond
 
 // +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets/status,verbs=patch
+// +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create
 
 // Reconcile runs the rotation phases of one RotatedSecret in order. Each phase is idempotent for a revision and
 // persists what a restart needs before the next outside effect, so a crash at any point resumes the same
@@ -109,11 +116,16 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	phases := []phase{
 		r.validate,       // parse the spec; refuse what cannot work
 		r.loadStaging,    // read the staging Secret
+		r.resumeHalted,   // a halted rotation waits for a person (onFailure: Rollback rolls it back)
 		r.decide,         // start a rotation, or carry on with the pending one
 		r.waitForBackoff, // after a failure, wait until status says the next attempt may run
-		r.generate,       // produce and stage the new value (staging Secret), then record it (status)
-		r.writeTargets,   // write the staged value to every target
-		r.commit,         // make the staged revision current (status)
+		r.generate,       // produce, verify and stage the new value (staging Secret), then record it (status)
+		r.writeTargets,   // write the staged value to every target and mirror
+		r.rolloutPhase,   // restart the workloads stage by stage, each waiting for health (status.rollout)
+		r.validatePhase,  // run the validation Jobs and wait for them (status.validation)
+		r.rollbackPhase,  // after a failure: current value back everywhere, stages again, RolledBack
+		r.commit,         // make the confirmed revision current (status)
+		r.revokePhase,    // revoke the old credential (or a failed rotation's new one) at the provider
 		r.expirePrevious, // remove previous-value keys once the grace period is over
 		r.syncTargets,    // restore targets that drifted from the current value
 	}
@@ -154,6 +166,10 @@ func (r *RotatedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToRotatedSecrets),
 			builder.WithPredicates(notWrittenByOperator())).
+		Owns(&batchv1.Job{}).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(workloadToRotatedSecrets)).
+		Watches(&appsv1.StatefulSet{}, handler.EnqueueRequestsFromMapFunc(workloadToRotatedSecrets)).
+		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(workloadToRotatedSecrets)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
 		Complete(r)
 }
@@ -162,9 +178,32 @@ func indexTargets(o client.Object) []string {
 	rs := o.(*rotationv1alpha1.RotatedSecret)
 	var keys []string
 	for _, t := range rs.Spec.Targets {
-		keys = append(keys, targetNamespace(rs, t)+"/"+t.SecretName)
+		if t.SecretName != "" {
+			keys = append(keys, targetNamespace(rs, t)+"/"+t.SecretName)
+		}
 	}
 	return keys
+}
+
+// workloadToRotatedSecrets maps a workload event to the RotatedSecrets whose restart annotation its pod template
+// carries (same namespace). Workloads elsewhere are looked at by the rollout's short requeue.
+func workloadToRotatedSecrets(_ context.Context, o client.Object) []reconcile.Request {
+	var tpl map[string]string
+	switch w := o.(type) {
+	case *appsv1.Deployment:
+		tpl = w.Spec.Template.Annotations
+	case *appsv1.StatefulSet:
+		tpl = w.Spec.Template.Annotations
+	case *appsv1.DaemonSet:
+		tpl = w.Spec.Template.Annotations
+	}
+	var reqs []reconcile.Request
+	for k := range tpl {
+		if name, ok := strings.CutPrefix(k, rotationv1alpha1.RestartAnnotationPrefix); ok && name != "" && !strings.Contains(name, "/") {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}})
+		}
+	}
+	return reqs
 }
 
 // secretToRotatedSecrets maps a Secret event to the RotatedSecrets that stage in it or write to it.

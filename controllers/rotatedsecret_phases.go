@@ -56,7 +56,7 @@ type scope struct {
 type stall struct{ reason, message string }
 
 // validate parses the spec. What the schema cannot catch stalls the object until its spec changes.
-func (r *RotatedSecretReconciler) validate(_ context.Context, s *scope) (bool, error) {
+func (r *RotatedSecretReconciler) validate(ctx context.Context, s *scope) (bool, error) {
 	spec := s.rs.Spec
 	var err error
 	if s.ttl, err = spec.TTL.Parse(); err != nil {
@@ -70,8 +70,19 @@ func (r *RotatedSecretReconciler) validate(_ context.Context, s *scope) (bool, e
 	if s.provider, err = r.Providers.For(spec.Provider); err != nil {
 		return r.invalid(s, fmt.Sprintf("spec.provider: %v", err))
 	}
+	if msg := r.checkRolloutSpec(ctx, s); msg != "" {
+		return r.invalid(s, msg)
+	}
 	seen := map[string]bool{}
 	for i, t := range spec.Targets {
+		if t.GitHubActions != nil {
+			id := mirrorID(*t.GitHubActions)
+			if seen[id] {
+				return r.invalid(s, fmt.Sprintf("spec.targets[%d]: GitHub secret %s is already a target", i, id))
+			}
+			seen[id] = true
+			continue
+		}
 		id := targetNamespace(s.rs, t) + "/" + t.SecretName + "/" + t.Key
 		if seen[id] {
 			return r.invalid(s, fmt.Sprintf("spec.targets[%d]: key %s of Secret %s is already a target", i, t.Key, id[:strings.LastIndex(id, "/")]))
@@ -107,6 +118,12 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) (bool, e
 	if st.Pending != nil {
 		return false, nil
 	}
+	if retry, wait := backingOffAfterFailure(s); wait {
+		// The last rotation was rolled back: the next automatic one waits; conditions stay as they are.
+		s.backingOff = true
+		s.wakeAt(retry, 0)
+		return false, nil
+	}
 	d := r.Policy.Decide(policy.Input{Now: s.now, Object: s.rs, TTL: s.ttl})
 	if !d.Rotate {
 		if due, ok := policy.Due(policy.Input{Now: s.now, Object: s.rs, TTL: s.ttl}); ok && !s.rs.Spec.Suspend {
@@ -114,7 +131,7 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) (bool, e
 		}
 		return false, nil
 	}
-	rev := st.CurrentRevision + 1
+	rev := nextRevision(*st)
 	ctrl.LoggerFrom(ctx).Info("Starting rotation", "revision", rev, "trigger", d.Trigger)
 	st.Pending = &rotationv1alpha1.PendingRotation{
 		Revision: rev, Trigger: d.Trigger, Emergency: d.Emergency, Step: rotationv1alpha1.StepDecided,
@@ -127,6 +144,10 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) (bool, e
 	if d.Emergency {
 		st.LastHandledEmergencyRequest = strings.TrimSpace(s.rs.Annotations[rotationv1alpha1.EmergencyAnnotation])
 	}
+	if d.Trigger == rotationv1alpha1.TriggerManual || d.Emergency {
+		// A person asked for this one: the backoff left by an earlier rolled-back rotation does not hold it.
+		st.FailedAttempts, st.LastFailureTime = 0, nil
+	}
 	addHistory(s.rs, rotationv1alpha1.RotationRecord{
 		Revision: rev, Trigger: d.Trigger, StartTime: metav1.NewTime(s.now),
 		Outcome: rotationv1alpha1.OutcomeInProgress, Message: d.Message,
@@ -137,6 +158,19 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) (bool, e
 			"Rotation to revision %d started (%s): %s", rev, d.Trigger, d.Message)
 	}
 	return false, nil
+}
+
+// nextRevision is one past every revision used so far: a rolled-back revision is never reused, so its validation
+// Jobs and staged value cannot be mistaken for the next attempt's.
+func nextRevision(st rotationv1alpha1.RotatedSecretStatus) int64 {
+	rev := st.CurrentRevision
+	for _, h := range st.History {
+		rev = max(rev, h.Revision)
+	}
+	for _, q := range st.Revocations {
+		rev = max(rev, q.Revision)
+	}
+	return rev + 1
 }
 
 // waitForBackoff holds a rotation whose last attempt failed until policy.RetryAt, unless the spec changed since.
@@ -162,18 +196,45 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) (bool,
 	}
 	log := ctrl.LoggerFrom(ctx).WithValues("revision", p.Revision)
 	req := s.providerRequest(p.Revision)
+	req.Credentials = r.credentials(s)
 	res, staged := staging.Get(s.staging, p.Revision)
+	if since, pending := staging.Pending(s.staging, p.Revision); pending {
+		if done, err := r.generateIncomplete(ctx, s, p.Revision, since); done || err != nil {
+			return done, err
+		}
+	}
 	if staged {
 		log.Info("Reusing the value already staged for this revision")
 	} else {
 		log.Info("Generating value")
 		r.setRotating(s, rotationv1alpha1.ReasonGenerating, fmt.Sprintf("Generating revision %d", p.Revision))
+		if cur, ok := staging.Get(s.staging, s.rs.Status.CurrentRevision); ok {
+			req.Current = cur.Values
+		}
+		guard := &stagingGuard{r: r, s: s, rev: p.Revision}
+		req.Guard = guard
 		var err error
 		if res, err = s.provider.Generate(ctx, req); err != nil {
-			return r.fail(s, rotationv1alpha1.ReasonProviderFailed, fmt.Errorf("generating revision %d: %w", p.Revision, err))
+			if clearErr := guard.clear(ctx, err); clearErr != nil {
+				return false, clearErr
+			}
+			return r.providerFailed(s, "generating", p.Revision, err)
 		}
+		req.Guard, req.Current = nil, nil
 		if err = s.provider.Verify(ctx, req, res); err != nil {
-			return r.fail(s, rotationv1alpha1.ReasonProviderFailed, fmt.Errorf("verifying revision %d: %w", p.Revision, err))
+			// The new credential exists at the vendor but failed its check: stage it for the record and revoke it.
+			if len(res.State) > 0 {
+				if done, stErr := r.stage(ctx, s, p.Revision, res); done || stErr != nil {
+					return done, stErr
+				}
+				// The next attempt gets a fresh revision: this one's staged value must never be promoted.
+				s.queueRevocation(p.Revision)
+				completeHistory(s.rs, p.Revision, rotationv1alpha1.OutcomeFailed, "", s.now)
+				p.Revision = nextRevision(s.rs.Status)
+				addHistory(s.rs, rotationv1alpha1.RotationRecord{Revision: p.Revision, Trigger: p.Trigger,
+					StartTime: metav1.NewTime(s.now), Outcome: rotationv1alpha1.OutcomeInProgress, Message: p.Message})
+			}
+			return r.providerFailed(s, "verifying", p.Revision, err)
 		}
 	}
 	for i, t := range s.rs.Spec.Targets {
@@ -203,7 +264,7 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) (bool,
 // write carries the resourceVersion it was read with, so a stale cache yields a conflict, never a lost value.
 func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64, res provider.Result) (bool, error) {
 	st := s.rs.Status
-	sec := staging.Put(s.staging, s.rs, rev, res, st.CurrentRevision, st.PreviousRevision)
+	sec := staging.Put(s.staging, s.rs, rev, res, append(revocationRevisions(st), st.CurrentRevision, st.PreviousRevision)...)
 	var err error
 	if s.staging == nil {
 		if err = controllerutil.SetControllerReference(s.rs, sec, r.Scheme()); err != nil {
@@ -283,8 +344,11 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) (b
 			}
 		}
 	}
-	// Not persisted on its own: commit follows at once and records it. A crash before that finds the rotation at
-	// StepStaged and writes the same bytes again, which changes nothing.
+	if err := r.mirrorTargets(ctx, s, p.Revision, next); err != nil {
+		return r.fail(s, rotationv1alpha1.ReasonMirrorFailed, err)
+	}
+	// Not persisted on its own: the next phase (rollout or commit) follows at once and records it. A crash before
+	// that finds the rotation at StepStaged and writes the same bytes again, which changes nothing.
 	s.wrote = true
 	p.Step = rotationv1alpha1.StepTargetsWritten
 	return r.hook(StepHookTargetsWritten)
@@ -294,7 +358,7 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) (b
 func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) (bool, error) {
 	st := &s.rs.Status
 	p := st.Pending
-	if p == nil || p.Step != rotationv1alpha1.StepTargetsWritten {
+	if p == nil || p.Step != rotationv1alpha1.StepConfirmed {
 		return false, nil
 	}
 	old := st.CurrentRevision
@@ -305,6 +369,10 @@ func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) (bool, e
 	if keepPrevious(s.rs) && !p.Emergency && old > 0 {
 		st.PreviousRevision = old
 		st.PreviousExpiryTime = &metav1.Time{Time: s.now.Add(s.grace)}
+	} else {
+		// The old credential leaves service now: revoke it (revokePhase). A kept previous value is revoked when
+		// its grace period ends.
+		s.queueRevocation(old)
 	}
 	completeHistory(s.rs, p.Revision, rotationv1alpha1.OutcomeSucceeded, p.Fingerprint, s.now)
 	st.Pending, st.FailedAttempts, st.LastFailureTime = nil, 0, nil
@@ -357,6 +425,7 @@ func (r *RotatedSecretReconciler) expirePrevious(ctx context.Context, s *scope) 
 		}
 	}
 	s.wrote = true
+	s.queueRevocation(st.PreviousRevision)
 	r.event(s, corev1.EventTypeNormal, rotationv1alpha1.ReasonPreviousRemoved, "RemovePrevious",
 		"Grace period over: removed revision %d from the previous-value keys of %s", st.PreviousRevision, s.targetSummary())
 	st.PreviousRevision, st.PreviousExpiryTime = 0, nil
@@ -522,6 +591,10 @@ func (s *scope) fieldManager() string { return sink.FieldManager(s.rs.Namespace,
 func (s *scope) targetSummary() string {
 	var parts []string
 	for _, t := range s.rs.Spec.Targets {
+		if t.GitHubActions != nil {
+			parts = append(parts, mirrorID(*t.GitHubActions))
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s/%s[%s]", targetNamespace(s.rs, t), t.SecretName, t.Key))
 	}
 	return strings.Join(parts, ", ")

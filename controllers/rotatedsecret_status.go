@@ -161,6 +161,9 @@ func desiredWrites(rs *rotationv1alpha1.RotatedSecret, cur, prev provider.Values
 	var writes []sink.SecretWrite
 	index := map[string]int{}
 	for _, t := range rs.Spec.Targets {
+		if t.GitHubActions != nil {
+			continue // mirrored by mirrorTargets
+		}
 		ns := targetNamespace(rs, t)
 		id := ns + "/" + t.SecretName
 		i, ok := index[id]

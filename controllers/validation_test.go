@@ -58,9 +58,51 @@ var _ = Describe("Validation at kubectl apply", func() {
 		}, "spec.provider.vault", "unknown field"),
 		Entry("no targets", func(s map[string]any) { delete(s, "targets") }, "spec.targets", "Required value"),
 		Entry("empty targets", func(s map[string]any) { s["targets"] = []any{} }, "spec.targets", "at least 1 item"),
-		Entry("a duplicate target", func(s map[string]any) {
-			s["targets"] = []any{map[string]any{"secretName": "a", "key": "K"}, map[string]any{"secretName": "a", "key": "K"}}
-		}, "spec.targets[1]", "Duplicate value"),
+		Entry("two providers", func(s map[string]any) {
+			s["provider"].(map[string]any)["stripeSecretKey"] = map[string]any{
+				"stagedSecretRef": map[string]any{"name": "s", "key": "k"}, "mode": "test"}
+		}, "spec.provider", "exactly one provider must be set"),
+		Entry("a target with neither secretName nor githubActions", func(s map[string]any) {
+			s["targets"] = []any{map[string]any{"key": "K"}}
+		}, "spec.targets[0]", "set exactly one of secretName (with key) or githubActions"),
+		Entry("a target with secretName but no key", func(s map[string]any) {
+			s["targets"] = []any{map[string]any{"secretName": "a"}}
+		}, "spec.targets[0]", "key is required with secretName"),
+		Entry("a target with both secretName and githubActions", func(s map[string]any) {
+			s["targets"] = []any{map[string]any{"secretName": "a", "key": "K", "githubActions": map[string]any{
+				"repository": "tribi/backend", "name": "K", "tokenSecretRef": map[string]any{"name": "gh", "key": "token"}}}}
+		}, "spec.targets[0]", "set exactly one of secretName (with key) or githubActions"),
+		Entry("a rollout stage with no workloads and no selector", func(s map[string]any) {
+			s["rollout"] = map[string]any{"stages": []any{map[string]any{"name": "api"}}}
+		}, "spec.rollout.stages[0]", "a stage needs workloads or a selector"),
+		Entry("a workload kind the operator cannot restart", func(s map[string]any) {
+			s["rollout"] = map[string]any{"stages": []any{map[string]any{"name": "api",
+				"workloads": []any{map[string]any{"kind": "CronJob", "name": "x"}}}}}
+		}, "spec.rollout.stages[0].workloads[0].kind", "Unsupported value"),
+		Entry("an unknown onFailure", func(s map[string]any) {
+			s["validation"] = map[string]any{"onFailure": "Ignore", "jobs": []any{map[string]any{"name": "smoke", "template": map[string]any{}}}}
+		}, "spec.validation.onFailure", "Unsupported value"),
+		Entry("a vendor URL over plain http", func(s map[string]any) {
+			s["provider"] = map[string]any{"http": map[string]any{
+				"auth":     map[string]any{"secretRef": map[string]any{"name": "a", "key": "t"}},
+				"generate": map[string]any{"url": "http://api.vendor.example/v1/keys"},
+				"outputs":  map[string]any{"value": "{.key}"}}}
+		}, "spec.provider.http.generate.url", "must be an https URL"),
+		Entry("a vendor revoke call without an id", func(s map[string]any) {
+			s["provider"] = map[string]any{"http": map[string]any{
+				"auth":     map[string]any{"secretRef": map[string]any{"name": "a", "key": "t"}},
+				"generate": map[string]any{"url": "https://api.vendor.example/v1/keys"},
+				"outputs":  map[string]any{"value": "{.key}"},
+				"revoke":   map[string]any{"url": "https://api.vendor.example/v1/keys/{{ .ID }}"}}}
+		}, "spec.provider.http", "revoke needs id"),
+		Entry("a Stripe webhook with both endpointID and url", func(s map[string]any) {
+			s["provider"] = map[string]any{"stripeWebhook": map[string]any{
+				"apiKeySecretRef": map[string]any{"name": "a", "key": "k"}, "endpointID": "we_1", "url": "https://x.example/hook"}}
+		}, "spec.provider.stripeWebhook", "set exactly one of endpointID or url"),
+		Entry("a Stripe key mode that is neither test nor live", func(s map[string]any) {
+			s["provider"] = map[string]any{"stripeSecretKey": map[string]any{
+				"stagedSecretRef": map[string]any{"name": "a", "key": "k"}, "mode": "prod"}}
+		}, "spec.provider.stripeSecretKey.mode", "Unsupported value"),
 		Entry("no owner", func(s map[string]any) { delete(s, "owner") }, "spec.owner", "Required value"),
 		Entry("an empty owner", func(s map[string]any) { s["owner"] = "" }, "spec.owner", "at least 1 chars long"),
 		Entry("a TTL below 1h", func(s map[string]any) { s["ttl"] = "59m" }, "spec.ttl", "ttl must be at least 1h"),

@@ -195,16 +195,24 @@ type MirrorStatus struct {
 	Revision int64 `json:"revision"`
 }
 
-// HumanRevocation is an old credential that only a person can revoke (a Stripe key in the Dashboard).
-type HumanRevocation struct {
-	// Revision of the old credential.
+// Revocation is a credential waiting to be revoked at its provider: the old one after a rotation is confirmed,
+// or the new one after a rotation failed. Its staged values are kept until it is done.
+type Revocation struct {
+	// Revision of the credential.
 	Revision int64 `json:"revision"`
-	// KeyHint is at most the last 4 characters of the old key, to find it in the Dashboard.
+	// Since is when it was queued.
+	Since metav1.Time `json:"since"`
+	// HumanRequired is true when only a person can revoke it (e.g. a Stripe key in the Dashboard); the operator
+	// checks it now and then and drops the entry once the credential no longer works.
+	// +optional
+	HumanRequired bool `json:"humanRequired,omitempty"`
+	// KeyHint is at most the last 4 characters of the key, to find it at the vendor.
 	// +optional
 	KeyHint string `json:"keyHint,omitempty"`
-	// Since is when the operator started asking for it.
-	Since metav1.Time `json:"since"`
-	// Message says what to do.
+	// Attempts counts failed attempts; retries back off.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+	// Message says what is happening or what a person must do.
 	// +optional
 	Message string `json:"message,omitempty"`
 }

@@ -57,12 +57,9 @@ type RotatedSecretSpec struct {
 	Provider ProviderSpec `json:"provider"`
 
 	// Targets receive the value: Secret keys, or GitHub Actions secrets. At least one, at most 16; no two may name
-	// the same secretName, namespace and key, or the same GitHub secret.
+	// the same secretName, namespace and key, or the same GitHub secret (checked by the operator: InvalidSpec).
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, b == a))",message="targets must be unique"
-	// +kubebuilder:validation:XValidation:rule="self.all(a, !has(a.githubActions) || self.exists_one(b, has(b.githubActions) && b.githubActions.repository == a.githubActions.repository && b.githubActions.name == a.githubActions.name && (has(b.githubActions.environment) ? b.githubActions.environment : '') == (has(a.githubActions.environment) ? a.githubActions.environment : '')))",message="two targets name the same GitHub secret"
-	// +kubebuilder:validation:XValidation:rule="self.all(a, has(a.githubActions) || self.exists_one(b, !has(b.githubActions) && b.secretName == a.secretName && b.namespace == a.namespace && b.key == a.key))",message="two targets name the same secretName, namespace and key"
 	// +listType=atomic
 	Targets []Target `json:"targets"`
 
@@ -251,6 +248,8 @@ const (
 	StepRollingOut RotationStep = "RollingOut"
 	// StepValidating: validation Jobs run (status.validation).
 	StepValidating RotationStep = "Validating"
+	// StepConfirmed: the rollout is healthy and validation passed (or neither is configured); the commit follows.
+	StepConfirmed RotationStep = "Confirmed"
 	// StepRollingBack: the rotation failed; the current value is back in every target and the stages restart.
 	StepRollingBack RotationStep = "RollingBack"
 	// StepHalted: the rotation failed and spec.validation.onFailure is Halt; a person decides.
@@ -378,11 +377,11 @@ type RotatedSecretStatus struct {
 	// +optional
 	Mirrors []MirrorStatus `json:"mirrors,omitempty"`
 
-	// HumanRevocations are old credentials a person still has to revoke (e.g. a Stripe key in the Dashboard).
-	// The operator checks them and drops an entry once the credential no longer works.
+	// Revocations are credentials still to be revoked at the provider (the old one once the new one is confirmed,
+	// the new one after a failed rotation), including those only a person can revoke.
 	// +listType=atomic
 	// +optional
-	HumanRevocations []HumanRevocation `json:"humanRevocations,omitempty"`
+	Revocations []Revocation `json:"revocations,omitempty"`
 
 	// History of rotations, newest first, at most spec.revisionHistoryLimit entries.
 	// +listType=atomic

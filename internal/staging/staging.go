@@ -112,3 +112,36 @@ func Put(existing *corev1.Secret, rs *rotationv1alpha1.RotatedSecret, rev int64,
 	s.Data = data
 	return s
 }
+
+func pendingKey(rev int64) string { return fmt.Sprintf("r%d-pending", rev) }
+
+// MarkPending returns the staging Secret with a create-pending marker for rev: a non-repeatable provider call for
+// rev is about to be made. Put for rev removes the marker together with storing the result. existing may be nil.
+func MarkPending(existing *corev1.Secret, rs *rotationv1alpha1.RotatedSecret, rev int64, at string) *corev1.Secret {
+	s := Put(existing, rs, 0, provider.Result{}, Revisions(existing)...)
+	s.Data[pendingKey(rev)] = []byte(at)
+	return s
+}
+
+// ClearPending returns the staging Secret without rev's marker (the call failed cleanly: nothing was created).
+func ClearPending(existing *corev1.Secret, rev int64) *corev1.Secret {
+	s := existing.DeepCopy()
+	delete(s.Data, pendingKey(rev))
+	return s
+}
+
+// Pending reports whether rev has a create-pending marker and no staged result: the call was made (or was
+// about to be) but its result was never recorded.
+func Pending(s *corev1.Secret, rev int64) (since string, pending bool) {
+	if s == nil {
+		return "", false
+	}
+	v, ok := s.Data[pendingKey(rev)]
+	if !ok {
+		return "", false
+	}
+	if _, staged := Get(s, rev); staged {
+		return "", false
+	}
+	return string(v), true
+}

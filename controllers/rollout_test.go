@@ -1,0 +1,309 @@
+package controllers_test
+
+import (
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/testgen"
+)
+
+// envtest runs no built-in controllers: these tests play the Deployment and Job controllers by setting status.
+
+func deployment(ns, name string) *appsv1.Deployment {
+	d := &appsv1.Deployment{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)).To(Succeed())
+	return d
+}
+
+// templateRevision is the revision the Deployment's pod template carries for the RotatedSecret ("" if none).
+func templateRevision(ns, name, rs string) string {
+	return deployment(ns, name).Spec.Template.Annotations[rotationv1alpha1.RestartAnnotationPrefix+rs]
+}
+
+// markRolledOut reports the Deployment's current template as fully rolled out, as the Deployment controller would.
+func markRolledOut(ns, name string) {
+	GinkgoHelper()
+	Eventually(func() error {
+		d := deployment(ns, name)
+		n := *d.Spec.Replicas
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n,
+			ReadyReplicas: n, AvailableReplicas: n}
+		return k8sClient.Status().Update(ctx, d)
+	}, wait).Should(Succeed())
+}
+
+// waitForTemplate waits until the Deployment's template carries rev for rs.
+func waitForTemplate(ns, name, rs string, rev int) {
+	GinkgoHelper()
+	Eventually(func() string { return templateRevision(ns, name, rs) }, wait).Should(Equal(fmt.Sprint(rev)))
+}
+
+// finishJob marks a validation Job as succeeded or failed, as the Job controller would.
+func finishJob(ns, name string, succeeded bool) {
+	GinkgoHelper()
+	Eventually(func() error {
+		var job batchv1.Job
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &job); err != nil {
+			return err
+		}
+		now := metav1.Now()
+		job.Status.StartTime = &now
+		if succeeded {
+			job.Status.Succeeded = 1
+			job.Status.CompletionTime = &now
+			job.Status.Conditions = []batchv1.JobCondition{
+				{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
+				{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now}}
+		} else {
+			job.Status.Failed = 1
+			job.Status.Conditions = []batchv1.JobCondition{
+				{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"},
+				{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"}}
+		}
+		return k8sClient.Status().Update(ctx, &job)
+	}, wait).Should(Succeed())
+}
+
+func job(ns, name string) *batchv1.Job {
+	var j batchv1.Job
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
+	return &j
+}
+
+func createDeployments(ns string, names ...string) {
+	GinkgoHelper()
+	for _, n := range names {
+		Expect(k8sClient.Create(ctx, testgen.Deployment(n, ns, 2))).To(Succeed())
+		markRolledOut(ns, n)
+	}
+}
+
+// jwtWithRollout is JWT_SECRET with the runbook's two stages and, optionally, a smoke test.
+func jwtWithRollout(ns string, opts ...testgen.Option) *rotationv1alpha1.RotatedSecret {
+	opts = append([]testgen.Option{testgen.WithTarget("backend-env", "JWT_SECRET"),
+		testgen.WithRollout(testgen.Stage("workers", "10m", "esim-worker"), testgen.Stage("api", "10m", "backend-api"))}, opts...)
+	return testgen.RotatedSecret("jwt", ns, opts...)
+}
+
+// rollOutRevision plays the Deployment controller through both stages of rev.
+func rollOutRevision(ns string, rev int) {
+	GinkgoHelper()
+	waitForTemplate(ns, "esim-worker", "jwt", rev)
+	markRolledOut(ns, "esim-worker")
+	waitForTemplate(ns, "backend-api", "jwt", rev)
+	markRolledOut(ns, "backend-api")
+}
+
+var _ = Describe("Rollout stages", func() {
+	var ns string
+	var op *operator
+	BeforeEach(func() {
+		ns = newNamespace()
+		createDeployments(ns, "esim-worker", "backend-api")
+		op = startOperator(operatorOptions{}, ns)
+		DeferCleanup(func() { op.stop() })
+	})
+
+	It("restarts the API only after the workers are healthy on the new revision, then commits", func() {
+		rs := jwtWithRollout(ns)
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		waitForTemplate(ns, "esim-worker", "jwt", 1)
+
+		By("the workers are restarted; the API waits for them")
+		Consistently(func() string { return templateRevision(ns, "backend-api", "jwt") }, time.Second).Should(BeEmpty())
+		got := getRS(rs)
+		Expect(got.Status.Pending.Step).To(Equal(rotationv1alpha1.StepRollingOut))
+		Expect(got.Status.Rollout.Stage).To(Equal("workers"))
+		Expect(got.Status.Rollout.Workloads).To(ConsistOf(HaveField("Name", "esim-worker")))
+		Expect(got.Status.CurrentRevision).To(BeZero(), "nothing commits before the rollout is healthy")
+
+		By("the workers become healthy: the API is restarted")
+		markRolledOut(ns, "esim-worker")
+		waitForTemplate(ns, "backend-api", "jwt", 1)
+		Expect(getRS(rs).Status.Rollout.CompletedStages).To(Equal([]string{"workers"}))
+		markRolledOut(ns, "backend-api")
+
+		got = waitForRevision(rs, 1)
+		Expect(got.Status.Rollout.CompletedStages).To(Equal([]string{"workers", "api"}))
+		Expect(eventReasons(rs)).To(ContainElements(rotationv1alpha1.ReasonRollingOut, rotationv1alpha1.ReasonStageHealthy, rotationv1alpha1.ReasonRotated))
+
+		By("a forced rotation restarts each workload exactly once more")
+		genWorker, genAPI := deployment(ns, "esim-worker").Generation, deployment(ns, "backend-api").Generation
+		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		rollOutRevision(ns, 2)
+		waitForRevision(rs, 2)
+		Expect(deployment(ns, "esim-worker").Generation).To(Equal(genWorker + 1))
+		Expect(deployment(ns, "backend-api").Generation).To(Equal(genAPI + 1))
+		settle(rs)
+	})
+
+	It("says so when a workload is missing or paused, and rolls back when the stage times out", func() {
+		rs := jwtWithRollout(ns)
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		rollOutRevision(ns, 1)
+		waitForRevision(rs, 1)
+		before := secretValue(ns, "backend-env", "JWT_SECRET")
+
+		By("the worker Deployment is paused")
+		d := deployment(ns, "esim-worker")
+		d.Spec.Paused = true
+		Expect(k8sClient.Update(ctx, d)).To(Succeed())
+		markRolledOut(ns, "esim-worker")
+		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		Eventually(func(g Gomega) {
+			c := condition(getRS(rs), rotationv1alpha1.ConditionRotating)
+			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonWorkloadPaused))
+			g.Expect(c.Message).To(ContainSubstring("esim-worker"))
+		}, wait).Should(Succeed())
+		Expect(eventReasons(rs)).To(ContainElement(rotationv1alpha1.ReasonWorkloadPaused))
+		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).NotTo(Equal(before), "the new value is in the targets during the rollout")
+
+		By("the stage times out: the old value goes back and the stages restart on it")
+		clock.Step(11 * time.Minute)
+		Eventually(func() string { return templateRevision(ns, "esim-worker", "jwt") }, wait).Should(Equal("1"))
+		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(before))
+		d = deployment(ns, "esim-worker")
+		d.Spec.Paused = false
+		Expect(k8sClient.Update(ctx, d)).To(Succeed())
+		markRolledOut(ns, "esim-worker")
+		waitForTemplate(ns, "backend-api", "jwt", 1)
+		markRolledOut(ns, "backend-api")
+		expectStalled(rs, rotationv1alpha1.ReasonRolledBack, "stage workers was not healthy on revision 2 within 10m")
+		got := getRS(rs)
+		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
+		Expect(got.Status.History[0]).To(And(HaveField("Revision", BeEquivalentTo(2)), HaveField("Outcome", rotationv1alpha1.OutcomeRolledBack)))
+
+		By("a missing workload is named in the condition and an Event")
+		Expect(k8sClient.Delete(ctx, deployment(ns, "backend-api"))).To(Succeed())
+		annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
+		waitForTemplate(ns, "esim-worker", "jwt", 3)
+		markRolledOut(ns, "esim-worker")
+		Eventually(func(g Gomega) {
+			c := condition(getRS(rs), rotationv1alpha1.ConditionRotating)
+			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonWorkloadNotFound))
+			g.Expect(c.Message).To(ContainSubstring("backend-api"))
+		}, wait).Should(Succeed())
+		Expect(eventReasons(rs)).To(ContainElement(rotationv1alpha1.ReasonWorkloadNotFound))
+	})
+})
+
+var _ = Describe("Validation Jobs and rollback", func() {
+	var ns string
+	var op *operator
+	BeforeEach(func() {
+		ns = newNamespace()
+		createDeployments(ns, "esim-worker", "backend-api")
+		op = startOperator(operatorOptions{}, ns)
+		DeferCleanup(func() { op.stop() })
+	})
+
+	It("commits when the smoke test passes and rolls back everything when it fails", func() {
+		rs := jwtWithRollout(ns, testgen.WithValidation("", "15m", "smoke"), testgen.WithPrevious("_PREVIOUS", "24h"))
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		rollOutRevision(ns, 1)
+
+		By("the Job of revision 1 is created after both stages, with the revision and an owner")
+		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r1"); return err }, wait).Should(Succeed())
+		j := job(ns, "jwt-smoke-r1")
+		Expect(j.Labels).To(HaveKeyWithValue(rotationv1alpha1.RevisionLabel, "1"))
+		Expect(j.Spec.Template.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: rotationv1alpha1.RevisionEnv, Value: "1"}))
+		Expect(j.Spec.TTLSecondsAfterFinished).NotTo(BeNil())
+		Expect(metav1.GetControllerOf(j)).To(HaveField("Name", "jwt"))
+		Expect(getRS(rs).Status.CurrentRevision).To(BeZero(), "nothing commits before validation passes")
+		finishJob(ns, "jwt-smoke-r1", true)
+		got := waitForRevision(rs, 1)
+		Expect(got.Status.Validation.Jobs).To(ConsistOf(HaveField("Result", rotationv1alpha1.JobSucceeded)))
+		rev1 := secretValue(ns, "backend-env", "JWT_SECRET")
+
+		By("revision 2 fails its smoke test")
+		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		rollOutRevision(ns, 2)
+		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r2"); return err }, wait).Should(Succeed())
+		Expect(secretValue(ns, "backend-env", "JWT_SECRET_PREVIOUS")).To(Equal(rev1))
+		finishJob(ns, "jwt-smoke-r2", false)
+
+		By("the old value is back in every target and the stages restart on it, in order")
+		Eventually(func() string { return secretValue(ns, "backend-env", "JWT_SECRET") }, wait).Should(Equal(rev1))
+		Expect(secretData(ns, "backend-env")).NotTo(HaveKey("JWT_SECRET_PREVIOUS"), "revision 1 had no previous value")
+		waitForTemplate(ns, "esim-worker", "jwt", 1)
+		Consistently(func() string { return templateRevision(ns, "backend-api", "jwt") }, 500*time.Millisecond).Should(Equal("2"))
+		markRolledOut(ns, "esim-worker")
+		waitForTemplate(ns, "backend-api", "jwt", 1)
+		markRolledOut(ns, "backend-api")
+		expectStalled(rs, rotationv1alpha1.ReasonRolledBack, "validation Job jwt-smoke-r2 failed")
+		got = getRS(rs)
+		Expect(condition(got, rotationv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
+		Expect(got.Status.CurrentFingerprint).To(Equal(fp(rev1)))
+		Expect(got.Status.History[0]).To(And(HaveField("Revision", BeEquivalentTo(2)),
+			HaveField("Outcome", rotationv1alpha1.OutcomeRolledBack), HaveField("Message", ContainSubstring("jwt-smoke-r2"))))
+		Expect(got.Status.FailedAttempts).To(BeEquivalentTo(1))
+		Expect(eventReasons(rs)).To(ContainElements(rotationv1alpha1.ReasonValidationFailed+"", rotationv1alpha1.ReasonRollingBack))
+
+		By("no automatic retry during the backoff; a new rotate token retries at once with a fresh revision")
+		settle(rs)
+		annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
+		rollOutRevision(ns, 3)
+		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r3"); return err }, wait).Should(Succeed())
+		finishJob(ns, "jwt-smoke-r3", true)
+		got = waitForRevision(rs, 3)
+		Expect(got.Status.FailedAttempts).To(BeZero())
+		Expect(secretValue(ns, "backend-env", "JWT_SECRET_PREVIOUS")).To(Equal(rev1))
+	})
+
+	It("halts for a person when onFailure is Halt, and rolls back once it is set to Rollback", func() {
+		rs := jwtWithRollout(ns, testgen.WithValidation(rotationv1alpha1.FailureHalt, "15m", "smoke"))
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		rollOutRevision(ns, 1)
+		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r1"); return err }, wait).Should(Succeed())
+		finishJob(ns, "jwt-smoke-r1", true)
+		waitForRevision(rs, 1)
+		rev1 := secretValue(ns, "backend-env", "JWT_SECRET")
+
+		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		rollOutRevision(ns, 2)
+		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r2"); return err }, wait).Should(Succeed())
+		finishJob(ns, "jwt-smoke-r2", false)
+		expectStalled(rs, rotationv1alpha1.ReasonHalted, "set onFailure: Rollback to roll back")
+		Expect(getRS(rs).Status.Pending.Step).To(Equal(rotationv1alpha1.StepHalted))
+		Consistently(func() string { return secretValue(ns, "backend-env", "JWT_SECRET") }, time.Second).ShouldNot(Equal(rev1))
+		Expect(templateRevision(ns, "backend-api", "jwt")).To(Equal("2"))
+
+		update(rs, func(live *rotationv1alpha1.RotatedSecret) {
+			live.Spec.Validation.OnFailure = rotationv1alpha1.FailureRollback
+		})
+		Eventually(func() string { return secretValue(ns, "backend-env", "JWT_SECRET") }, wait).Should(Equal(rev1))
+		rollOutRevision(ns, 1)
+		expectStalled(rs, rotationv1alpha1.ReasonRolledBack, "revision 1 is back in every target")
+	})
+
+	It("fails validation that does not finish in time", func() {
+		rs := jwtWithRollout(ns, testgen.WithValidation("", "5m", "smoke"))
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		rollOutRevision(ns, 1)
+		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r1"); return err }, wait).Should(Succeed())
+		finishJob(ns, "jwt-smoke-r1", true)
+		waitForRevision(rs, 1)
+		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		rollOutRevision(ns, 2)
+		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r2"); return err }, wait).Should(Succeed())
+		clock.Step(6 * time.Minute)
+		rollOutRevision(ns, 1)
+		expectStalled(rs, rotationv1alpha1.ReasonRolledBack, "validation did not finish within 5m")
+	})
+})
+
+func getJob(ns, name string) (*batchv1.Job, error) {
+	var j batchv1.Job
+	err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)
+	return &j, err
+}
