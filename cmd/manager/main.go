@@ -29,6 +29,8 @@ func main() {
 	flag.Float64Var(&qps, "kube-api-qps", app.DefaultQPS, "Requests per second to the API server (client-go's default of 5 is far too low for mass rotations).")
 	flag.IntVar(&opts.Burst, "kube-api-burst", app.DefaultBurst, "Burst of requests to the API server.")
 	flag.IntVar(&opts.Workers, "max-concurrent-reconciles", app.DefaultWorkers, "RotatedSecrets reconciled in parallel (one object is never reconciled twice at once).")
+	flag.StringVar(&opts.StripeBaseURL, "stripe-api-url", "", "Base URL of the Stripe API (default https://api.stripe.com; e.g. stripe-mock for tests).")
+	flag.StringVar(&opts.GitHubBaseURL, "github-api-url", "", "Base URL of the GitHub REST API (default https://api.github.com; GitHub Enterprise: https://HOST/api/v3).")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -18,7 +18,10 @@ import (
 	"github.com/tribi/secret-rotator/controllers"
 	"github.com/tribi/secret-rotator/internal/fingerprint"
 	"github.com/tribi/secret-rotator/internal/provider"
+	"github.com/tribi/secret-rotator/internal/provider/httpapi"
 	"github.com/tribi/secret-rotator/internal/provider/random"
+	"github.com/tribi/secret-rotator/internal/provider/stripe"
+	"github.com/tribi/secret-rotator/internal/sink/github"
 )
 
 // Defaults of the manager's flags, also used by the benchmarks. Measured on 2 cores with `make bench`: 500
@@ -42,8 +45,31 @@ type Options struct {
 	Burst int
 	// Workers is how many RotatedSecrets are reconciled in parallel.
 	Workers int
+	// StripeBaseURL points the Stripe providers at another API (stripe-mock, tests); empty means api.stripe.com.
+	StripeBaseURL string
+	// GitHubBaseURL points GitHub Actions targets at GitHub Enterprise (https://HOST/api/v3) or a test server;
+	// empty means api.github.com.
+	GitHubBaseURL string
 	// Manager options (metrics, probes, leader election); Scheme and Cache are set here.
 	Manager ctrl.Options
+}
+
+// Providers builds the provider registry: every provider kind the operator supports.
+func Providers(opts Options) (provider.Registry, error) {
+	webhook, err := stripe.NewWebhook(stripe.Options{BaseURL: opts.StripeBaseURL})
+	if err != nil {
+		return nil, fmt.Errorf("stripe base URL: %w", err)
+	}
+	secretKey, err := stripe.NewSecretKey(stripe.Options{BaseURL: opts.StripeBaseURL})
+	if err != nil {
+		return nil, fmt.Errorf("stripe base URL: %w", err)
+	}
+	return provider.Registry{
+		provider.KindRandom:          random.New(rand.Reader),
+		provider.KindStripeWebhook:   webhook,
+		provider.KindStripeSecretKey: secretKey,
+		provider.KindHTTP:            httpapi.New(httpapi.Options{}),
+	}, nil
 }
 
 // Scheme returns the scheme the operator uses: client-go's types and rotation.tribi.io/v1alpha1.
@@ -73,12 +99,17 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err != nil {
 		return nil, fmt.Errorf("fingerprint key in namespace %q (does it exist? set POD_NAMESPACE): %w", opts.Namespace, err)
 	}
+	providers, err := Providers(opts)
+	if err != nil {
+		return nil, err
+	}
 	r := &controllers.RotatedSecretReconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
 		Recorder:     mgr.GetEventRecorder("secret-rotator"),
 		Clock:        clock.RealClock{},
-		Providers:    provider.Registry{"random": random.New(rand.Reader)},
+		Providers:    providers,
+		GitHub:       github.New(github.Options{BaseURL: opts.GitHubBaseURL}),
 		Fingerprints: fingerprint.New(key),
 	}
 	if err := r.SetupWithManager(ctx, mgr, opts.Workers); err != nil {
