@@ -98,7 +98,7 @@ var _ = Describe("Crash safety of rollout, validation and rollback", func() {
 			Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
 			Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(first), "the old value is back")
 			Expect(deployment(ns, "esim-worker").Generation).To(Equal(genWorker+2), "restarted once forward, once back")
-			Expect(deployment(ns, "backend-api").Generation).To(Equal(genAPI+2))
+			Expect(deployment(ns, "backend-api").Generation).To(Equal(genAPI + 2))
 			Expect(got.Status.History[0]).To(And(HaveField("Revision", BeEquivalentTo(2)), HaveField("Outcome", rotationv1alpha1.OutcomeRolledBack)))
 		})
 	}

@@ -94,7 +94,9 @@ func Stage(name, timeout string, deployments ...string) rotationv1alpha1.Rollout
 
 // WithRollout sets spec.rollout.
 func WithRollout(stages ...rotationv1alpha1.RolloutStage) Option {
-	return func(rs *rotationv1alpha1.RotatedSecret) { rs.Spec.Rollout = &rotationv1alpha1.RolloutSpec{Stages: stages} }
+	return func(rs *rotationv1alpha1.RotatedSecret) {
+		rs.Spec.Rollout = &rotationv1alpha1.RolloutSpec{Stages: stages}
+	}
 }
 
 // WithValidation sets spec.validation with one Job per name, each running image busybox.
