@@ -1,27 +1,36 @@
 #!/usr/bin/env bash
-# What `make demo` runs: a local API server (etcd + kube-apiserver, no nodes), the operator running against it,
-# the two sample RotatedSecrets, one forced rotation, and a report of what changed. Everything it starts is
-# stopped at the end, on success, failure or Ctrl-C. Secret values are never printed: only key names,
-# revisions and keyed fingerprints.
+# What `make demo` runs: a local cluster (hack/local-cluster.sh: etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler and kwok simulated nodes, so Deployments really roll and Jobs really run), the operator against
+# it, and the sample backend of hack/demo/: Deployments esim-worker and backend-api reading Secret backend-env, and
+# the JWT_SECRET and COOKIE_SECRET RotatedSecrets with a staged rollout (workers, then the API) and a smoke Job.
+# Then two forced rotations of jwt-secret: one that succeeds, and one whose smoke Job fails and that is rolled
+# back. For each it prints a timeline from the operator's Events and status.
 #
-# Usage: bash hack/demo.sh    (first run builds kube-apiserver and etcd from source: several minutes)
+# Everything it starts is stopped at the end (operator, then the cluster), on success, failure or Ctrl-C. Secret
+# values are never printed: only key names, revisions and keyed fingerprints.
+#
+# Usage: bash hack/demo.sh    (the first run builds the Kubernetes components, etcd and kwok: several minutes)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-ns=backend                          # where the samples live
+ns=backend                          # where the sample backend lives
 operator_ns=secret-rotator-system   # where the operator keeps its fingerprint key
-wait_timeout=60                     # seconds for each wait on the operator
+wait_timeout=120                    # seconds for each wait on the operator
+fail_label=pod-container-running-failed.stage.kwok.x-k8s.io # kwok fails a pod with this label 1-2s after it runs
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/secret-rotator-demo.XXXXXX")
-cp_pid=""
+cluster_dir="$tmp/cluster"
+cluster_started=""
 mgr_pid=""
+start_seconds=$SECONDS
 
 # Formatting: bold section headers on a terminal, plain text otherwise.
 if [ -t 1 ]; then bold=$'\033[1m' reset=$'\033[0m'; else bold="" reset=""; fi
 section() { printf '\n%s== %s ==%s\n' "$bold" "$*" "$reset"; }
 info() { printf '   %s\n' "$*"; }
+indent() { sed 's/^/   /'; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 # alive is true while the process runs; an exited child that was not waited for yet (a zombie) counts as gone.
@@ -43,141 +52,231 @@ stop_pid() {
       sleep 0.2
     done
     if alive "$pid"; then
-      # The control plane's etcd and kube-apiserver may outlive a SIGKILL; say so rather than hide it.
-      info "$name did not stop within 30s; killing it (check for stray etcd/kube-apiserver processes)"
+      info "$name did not stop within 30s; killing it"
       kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
   wait "$pid" 2>/dev/null || true
 }
 
-# cleanup runs on every exit: manager first (so it does not log errors about a vanished API server), then the
-# control plane, then the temporary directory. On failure it shows the end of both logs first.
+# cleanup runs on every exit: the operator first (so it does not log errors about a vanished API server), then
+# the cluster (`down` stops only the pids recorded in our cluster directory), then the temporary directory. On
+# failure it shows the end of the logs first.
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   set +e
   if [ "$rc" -ne 0 ]; then
-    for log in manager.log controlplane.log; do
-      if [ -s "$tmp/$log" ]; then
-        section "Last lines of $log"
-        tail -n 30 "$tmp/$log"
+    for log in "$tmp/manager.log" "$tmp/cluster-up.log"; do
+      if [ -s "$log" ]; then
+        section "Last lines of ${log#"$tmp/"}"
+        tail -n 30 "$log"
       fi
     done
   fi
   section "Cleaning up"
-  stop_pid manager "$mgr_pid"
-  stop_pid "control plane" "$cp_pid"
+  stop_pid operator "$mgr_pid"
+  if [ -n "$cluster_started" ]; then
+    info "Stopping the local cluster (hack/local-cluster.sh down)"
+    if ! LOCAL_CLUSTER_DIR="$cluster_dir" bash hack/local-cluster.sh down >"$tmp/cluster-down.log" 2>&1; then
+      indent <"$tmp/cluster-down.log"
+      info "hack/local-cluster.sh down failed; check for stray etcd, kube-* or kwok processes naming $cluster_dir"
+      [ "$rc" -ne 0 ] || rc=1
+    fi
+  fi
   rm -rf "$tmp"
   info "Removed $tmp"
-  if [ "$rc" -eq 0 ]; then info "Demo finished"; else info "Demo FAILED (exit $rc)"; fi
+  if [ "$rc" -eq 0 ]; then
+    info "Demo finished in $((SECONDS - start_seconds))s"
+  elif [ "$rc" -eq 130 ]; then
+    info "Demo interrupted"
+  else
+    info "Demo FAILED (exit $rc)"
+  fi
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# field prints one status field of a RotatedSecret (jsonpath, e.g. .status.currentRevision).
+# field prints one field of a RotatedSecret (jsonpath, e.g. .status.currentRevision).
 field() { kubectl get rotsec "$1" -n "$ns" -o jsonpath="{$2}"; }
 
-# secret_keys prints the data keys of a Secret, one a line, sorted. Never the values.
-secret_keys() {
-  # shellcheck disable=SC2016 # $k and $v are go-template variables, not shell ones
-  kubectl get secret "$1" -n "$ns" -o go-template='{{range $k, $v := .data}}{{$k}}{{"\n"}}{{end}}'
+# now is the time in UTC with microseconds, as the operator's Events carry it.
+now() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
+
+# target_fingerprints prints "<key> <fingerprint>" for the given keys of Secret backend-env, computed from the
+# Secret itself with the operator's fingerprint key. Both Secrets go straight from kubectl into report.py.
+target_fingerprints() {
+  { kubectl get secret secret-rotator-fingerprint-key -n "$operator_ns" -o json
+    kubectl get secret backend-env -n "$ns" -o json; } | python3 hack/demo/report.py fingerprints "$@"
+}
+
+# target_fingerprint prints the fingerprint of one key of backend-env.
+target_fingerprint() { target_fingerprints "$1" | cut -d' ' -f2; }
+
+# wait_outcome waits until the history record of a revision has an outcome other than InProgress and prints it.
+wait_outcome() {
+  local name=$1 rev=$2 outcome="" deadline=$((SECONDS + wait_timeout))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    outcome=$(field "$name" ".status.history[?(@.revision==$rev)].outcome")
+    if [ -n "$outcome" ] && [ "$outcome" != InProgress ]; then
+      echo "$outcome"
+      return 0
+    fi
+    alive "$mgr_pid" || die "the operator exited"
+    sleep 0.5
+  done
+  die "revision $rev of $name did not finish within ${wait_timeout}s (outcome '${outcome:-none}')"
+}
+
+# annotations is a go-template fragment that sets $j and $c to the jwt-secret and cookie-secret restart
+# annotations in $a ("-" when absent).
+# shellcheck disable=SC2016 # go-template, not shell
+annotations='{{- $j := "-"}}{{$c := "-"}}{{if $a}}{{with index $a "rotation.tribi.io/jwt-secret"}}{{$j = .}}{{end}}
+{{- with index $a "rotation.tribi.io/cookie-secret"}}{{$c = .}}{{end}}{{end}}'
+
+# show_workloads prints the restart annotations of both Deployments' pod templates and of their running pods.
+show_workloads() {
+  # shellcheck disable=SC2016 # go-template, not shell
+  kubectl get deployments,pods -n "$ns" -l tier -o go-template='{{range .items}}{{if not .metadata.deletionTimestamp}}
+{{- $a := .metadata.annotations}}{{if eq .kind "Deployment"}}{{$a = .spec.template.metadata.annotations}}{{end}}
+'"$annotations"'{{printf "%-10s %-30s jwt-secret=%-3s cookie-secret=%s\n" .kind .metadata.name $j $c}}
+{{- end}}{{end}}' | indent
+}
+
+# check_pods fails unless all four running backend pods carry jwt-secret revision $1.
+check_pods() {
+  local revs
+  # shellcheck disable=SC2016 # go-template, not shell
+  revs=$(kubectl get pods -n "$ns" -l tier -o go-template='{{range .items}}{{if not .metadata.deletionTimestamp}}
+{{- $a := .metadata.annotations}}
+'"$annotations"'{{$j}}{{"\n"}}{{end}}{{end}}')
+  if [ "$(grep -cx "$1" <<<"$revs")" != 4 ] || [ "$(wc -l <<<"$revs")" != 4 ]; then
+    die "expected 4 running backend pods on jwt-secret revision $1, found: $(paste -sd ' ' <<<"$revs")"
+  fi
+}
+
+# rotate forces a rotation of jwt-secret, waits for it to end and prints its timeline. It sets `outcome`.
+rotate() {
+  local token since
+  token="demo-$1-$(date +%s)"
+  since=$(now)
+  info "kubectl annotate rotsec jwt-secret rotation.tribi.io/rotate=$token --overwrite"
+  kubectl annotate rotsec jwt-secret -n "$ns" rotation.tribi.io/rotate="$token" --overwrite >/dev/null
+  outcome=$(wait_outcome jwt-secret "$2")
+  info ""
+  info "Timeline (Events of rotsec/jwt-secret; seconds since the annotation):"
+  kubectl get events.events.k8s.io,rotatedsecrets,jobs,pods -n "$ns" -o json |
+    python3 hack/demo/report.py timeline jwt-secret "$since"
 }
 
 command -v kubectl >/dev/null || die "kubectl not found in PATH"
+command -v python3 >/dev/null || die "python3 not found in PATH"
 
 section "Building"
-info "Control-plane binaries (hack/envtest-assets.sh)"
-assets=$(bash hack/envtest-assets.sh | tail -n 1)
-[[ -x $assets/kube-apiserver && -x $assets/etcd ]] || die "no kube-apiserver/etcd in '$assets'"
 info "bin/manager"
 go build -o bin/manager ./cmd/manager
-info "bin/controlplane"
-go build -o bin/controlplane ./hack/controlplane
 
-section "Starting a local API server (etcd + kube-apiserver on 127.0.0.1)"
-# TMPDIR keeps envtest's certificates and etcd data inside $tmp, so they go with it.
-KUBEBUILDER_ASSETS="$assets" TMPDIR="$tmp" bin/controlplane \
-  --crd-dir "$root/config/crd/bases" --kubeconfig-out "$tmp/kubeconfig" \
-  >"$tmp/controlplane.out" 2>"$tmp/controlplane.log" &
-cp_pid=$!
-info "Control plane pid $cp_pid, log in $tmp/controlplane.log"
-kubeconfig=""
-for ((i = 0; i < 180; i++)); do
-  kubeconfig=$(sed -n 's/^KUBECONFIG=//p' "$tmp/controlplane.out")
-  [ -z "$kubeconfig" ] || break
-  alive "$cp_pid" || die "the control plane exited during start-up"
-  sleep 1
-done
-[ -n "$kubeconfig" ] || die "the control plane did not become ready within 180s"
-# Every kubectl below talks to the throwaway API server, never to the user's current context.
+section "Starting a local cluster (hack/local-cluster.sh up)"
+info "etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on 127.0.0.1; state in $cluster_dir"
+info "The first run builds them from source into bin/ (several minutes); later runs reuse them"
+cluster_started=1
+# Progress (stderr) goes to a log and only the build lines and the summary are shown; the last stdout line is
+# KUBECONFIG=<path>. pipefail makes a failed `up` fail the demo.
+LOCAL_CLUSTER_DIR="$cluster_dir" bash hack/local-cluster.sh up 2>&1 >"$tmp/cluster-up.out" | tee "$tmp/cluster-up.log" |
+  { grep --line-buffered -E 'Building|Cluster up|error' || true; } | indent
+kubeconfig=$(sed -n 's/^KUBECONFIG=//p' "$tmp/cluster-up.out" | tail -n 1)
+[ -n "$kubeconfig" ] || die "hack/local-cluster.sh up printed no KUBECONFIG"
+# Every kubectl below talks to the throwaway cluster, never to the user's current context.
 export KUBECONFIG="$kubeconfig"
-info "Ready; CRD installed: $(kubectl get crd -o name | tr '\n' ' ')"
+info "Nodes: $(kubectl get nodes -o name | paste -sd ' ')"
 
-section "Creating namespaces $operator_ns and $ns"
-kubectl create namespace "$operator_ns"
-kubectl create namespace "$ns"
-
-section "Starting the operator"
-POD_NAMESPACE="$operator_ns" bin/manager --kubeconfig "$kubeconfig" \
-  --metrics-bind-address=0 --health-probe-bind-address=0 >"$tmp/manager.log" 2>&1 &
+section "Installing the CRD and starting the operator"
+kubectl apply --server-side -f config/crd/bases/ | indent
+kubectl wait --for condition=Established crd/rotatedsecrets.rotation.tribi.io --timeout=60s >/dev/null
+kubectl create namespace "$operator_ns" >/dev/null
+POD_NAMESPACE="$operator_ns" bin/manager --metrics-bind-address=0 --health-probe-bind-address=0 \
+  >"$tmp/manager.log" 2>&1 &
 mgr_pid=$!
-info "Manager pid $mgr_pid, log in $tmp/manager.log"
+info "Operator pid $mgr_pid, log in $tmp/manager.log"
 
-section "Applying config/samples"
-# -k, not -f: config/samples holds a kustomization.yaml, which `kubectl apply -f <dir>` would try to create.
-kubectl apply -k config/samples/
-info "Waiting for both RotatedSecrets to be Ready (up to ${wait_timeout}s)"
-kubectl wait --for=condition=Ready rotsec --all -n "$ns" --timeout="${wait_timeout}s"
-alive "$mgr_pid" || die "the manager exited"
+section "Applying the sample backend (kubectl apply -k hack/demo)"
+# hack/demo adds a rollout (workers, then api) and a smoke Job to the RotatedSecrets of config/samples.
+kubectl apply -k hack/demo | indent
+info "Waiting for both RotatedSecrets to be Ready: their first value is written, both stages rolled, smoke passed"
+kubectl wait --for=condition=Ready rotsec --all -n "$ns" --timeout="${wait_timeout}s" | indent
+kubectl rollout status deployment/esim-worker deployment/backend-api -n "$ns" --timeout=60s >/dev/null
+alive "$mgr_pid" || die "the operator exited"
+kubectl get rotsec -n "$ns" -o wide | indent
+info ""
+info "Keys of Secret $ns/backend-env with the keyed fingerprint of each value (values are never shown):"
+target_fingerprints COOKIE_SECRET JWT_SECRET | indent
+info ""
+info "Restart annotations (pod template of each Deployment, and each running pod):"
+show_workloads
 
-section "kubectl get rotsec -n $ns"
-kubectl get rotsec -n "$ns"
+# --- 1. A forced rotation that succeeds ---------------------------------------------------------------------
+rev1=$(field jwt-secret .status.currentRevision)
+fp1=$(field jwt-secret .status.currentFingerprint)
+cookie_rev=$(field cookie-secret .status.currentRevision)
+cookie_fp=$(field cookie-secret .status.currentFingerprint)
+rev2=$((rev1 + 1))
+section "1. Forced rotation of jwt-secret: revision $rev1 -> $rev2"
+rotate ok "$rev2"
+[ "$outcome" = Succeeded ] || die "revision $rev2 ended $outcome, not Succeeded"
+fp2=$(field jwt-secret .status.currentFingerprint)
+[ "$(field jwt-secret .status.currentRevision)" = "$rev2" ] || die "jwt-secret is not on revision $rev2"
+[ "$fp2" != "$fp1" ] || die "jwt-secret's fingerprint did not change"
+[ "$(target_fingerprint JWT_SECRET)" = "$fp2" ] || die "backend-env[JWT_SECRET] does not hold revision $rev2"
+[ "$(target_fingerprint JWT_SECRET_PREVIOUS)" = "$fp1" ] || die "backend-env[JWT_SECRET_PREVIOUS] does not hold revision $rev1"
+check_pods "$rev2"
+info ""
+info "Result: Succeeded. jwt-secret revision $rev1 -> $rev2, fingerprint $fp1 -> $fp2"
+info "backend-env[JWT_SECRET]          $(target_fingerprint JWT_SECRET)  (revision $rev2, computed from the Secret)"
+info "backend-env[JWT_SECRET_PREVIOUS] $(target_fingerprint JWT_SECRET_PREVIOUS)  (revision $rev1, kept for the 24h grace period)"
+info "Every running pod of both Deployments carries rotation.tribi.io/jwt-secret: \"$rev2\""
+
+# --- 2. A forced rotation whose smoke test fails: rolled back -----------------------------------------------
+rev3=$((rev2 + 1))
+section "2. Forced rotation of jwt-secret whose smoke Job fails: revision $rev3 is rolled back to $rev2"
+info "Breaking the smoke test: kwok fails a pod labelled $fail_label=true"
+info "kubectl patch rotsec jwt-secret --type=json (add that label to spec.validation.jobs[0]'s pod template)"
+kubectl patch rotsec jwt-secret -n "$ns" --type=json -p "[{\"op\": \"add\",
+  \"path\": \"/spec/validation/jobs/0/template/spec/template/metadata/labels/$fail_label\", \"value\": \"true\"}]" >/dev/null
+rotate fail "$rev3"
+# Read at once: the Stalled condition lasts only for the backoff after the failure.
+state_after="phase $(field jwt-secret .status.phase), Stalled reason $(field jwt-secret '.status.conditions[?(@.type=="Stalled")].reason')"
+[ "$outcome" = RolledBack ] || die "revision $rev3 ended $outcome, not RolledBack"
+[ "$(field jwt-secret .status.currentRevision)" = "$rev2" ] || die "jwt-secret is not back on revision $rev2"
+[ "$(field jwt-secret .status.currentFingerprint)" = "$fp2" ] || die "jwt-secret's fingerprint is not revision $rev2's"
+fp3=$(field jwt-secret ".status.history[?(@.revision==$rev3)].fingerprint")
+kubectl rollout status deployment/esim-worker deployment/backend-api -n "$ns" --timeout=60s >/dev/null
+[ "$(target_fingerprint JWT_SECRET)" = "$fp2" ] || die "backend-env[JWT_SECRET] does not hold revision $rev2 again"
+check_pods "$rev2"
+info ""
+info "Result: RolledBack. The failed revision $rev3 had fingerprint $fp3; it is in no target any more"
+info "jwt-secret         revision $(field jwt-secret .status.currentRevision), fingerprint $(field jwt-secret .status.currentFingerprint) (as before the attempt)"
+info "backend-env[JWT_SECRET]  $(target_fingerprint JWT_SECRET)  (computed from the Secret: revision $rev2's value again)"
+info "Restart annotations after the rollback:"
+show_workloads
+if [ "$(field cookie-secret .status.currentRevision)" != "$cookie_rev" ] ||
+  [ "$(field cookie-secret .status.currentFingerprint)" != "$cookie_fp" ] ||
+  [ "$(target_fingerprint COOKIE_SECRET)" != "$cookie_fp" ]; then
+  die "cookie-secret changed, but only jwt-secret rotated"
+fi
+info "cookie-secret is untouched: revision $cookie_rev, $cookie_fp"
+
+info ""
+info "Right after the rollback jwt-secret was: $state_after (for the backoff after a failure)"
+kubectl wait --for=condition=Ready rotsec/jwt-secret -n "$ns" --timeout=60s >/dev/null
+info "Then Ready again on revision $(field jwt-secret .status.currentRevision); revisions in status.history:" \
+  "$(field jwt-secret '.status.history[*].revision') (no new attempt started by itself)"
+
 section "kubectl get rotsec -n $ns -o wide"
 kubectl get rotsec -n "$ns" -o wide
 
-section "Keys of Secret $ns/backend-env (values are not shown)"
-secret_keys backend-env | sed 's/^/   /'
-
-jwt_rev_before=$(field jwt-secret .status.currentRevision)
-jwt_fp_before=$(field jwt-secret .status.currentFingerprint)
-cookie_rev_before=$(field cookie-secret .status.currentRevision)
-cookie_fp_before=$(field cookie-secret .status.currentFingerprint)
-section "Revisions and fingerprints"
-info "jwt-secret     revision $jwt_rev_before  fingerprint $jwt_fp_before"
-info "cookie-secret  revision $cookie_rev_before  fingerprint $cookie_fp_before"
-[[ -n $jwt_rev_before && -n $jwt_fp_before ]] || die "jwt-secret is Ready but has no revision or fingerprint"
-
-section "Forcing a rotation of jwt-secret"
-token="demo-$(date +%s)"
-kubectl annotate rotsec jwt-secret -n "$ns" rotation.tribi.io/rotate="$token" --overwrite
-want=$((jwt_rev_before + 1))
-info "Waiting for jwt-secret to reach revision $want (up to ${wait_timeout}s)"
-for ((i = 0; i < wait_timeout; i++)); do
-  [ "$(field jwt-secret .status.currentRevision)" = "$want" ] && break
-  sleep 1
-done
-[ "$(field jwt-secret .status.currentRevision)" = "$want" ] || die "jwt-secret did not reach revision $want"
-kubectl wait --for=condition=Ready rotsec/jwt-secret -n "$ns" --timeout="${wait_timeout}s"
-
-section "What changed"
-jwt_rev_after=$(field jwt-secret .status.currentRevision)
-jwt_fp_after=$(field jwt-secret .status.currentFingerprint)
-cookie_rev_after=$(field cookie-secret .status.currentRevision)
-cookie_fp_after=$(field cookie-secret .status.currentFingerprint)
-info "jwt-secret     revision $jwt_rev_before -> $jwt_rev_after  fingerprint $jwt_fp_before -> $jwt_fp_after"
-info "cookie-secret  revision $cookie_rev_before -> $cookie_rev_after  fingerprint $cookie_fp_before -> $cookie_fp_after"
-[ "$jwt_fp_after" != "$jwt_fp_before" ] || die "jwt-secret's fingerprint did not change"
-if [ "$cookie_rev_after" != "$cookie_rev_before" ] || [ "$cookie_fp_after" != "$cookie_fp_before" ]; then
-  die "cookie-secret changed, but only jwt-secret was asked to rotate"
-fi
-info "cookie-secret is unchanged, as it should be"
-keys=$(secret_keys backend-env)
-grep -qx JWT_SECRET_PREVIOUS <<<"$keys" || die "backend-env has no JWT_SECRET_PREVIOUS key after the rotation"
-info "backend-env now has JWT_SECRET_PREVIOUS (the old value, kept for the 24h grace period)"
-info "Keys of backend-env: $(tr '\n' ' ' <<<"$keys")"
-
-section "Events of jwt-secret (kubectl describe rotsec jwt-secret -n $ns)"
-kubectl describe rotsec jwt-secret -n "$ns" | sed -n '/^Events:/,$p'
+section "kubectl describe rotsec jwt-secret -n $ns (Events of the two forced rotations)"
+# The header, then every line from the first rotation's RotationStarted on.
+kubectl describe rotsec jwt-secret -n "$ns" | sed -n '/^Events:/,$p' |
+  awk -v start="Rotation to revision $rev2 started" 'NR <= 3 { print; next } index($0, start) { on = 1 } on'
