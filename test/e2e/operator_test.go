@@ -1,0 +1,123 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// operator is one run of the manager binary as a child process, its output in a log file.
+type operator struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	// exited is closed once the process has been waited for; waitErr is its exit status then.
+	exited  chan struct{}
+	waitErr error
+}
+
+var (
+	operatorsMu sync.Mutex
+	// operators are every process started, in order: the final sweep stops any still running.
+	operators []*operator
+)
+
+// startOperator starts the operator against the local cluster and waits until its controller runs. name tells
+// its log file apart (operator-<name>.log in workDir).
+func startOperator(name string) *operator {
+	GinkgoHelper()
+	logPath := filepath.Join(workDir, "operator-"+name+".log")
+	f, err := os.Create(logPath)
+	Expect(err).NotTo(HaveOccurred())
+	defer f.Close() // the child has its own descriptor once started
+	cmd := exec.Command(managerBin, "--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--zap-encoder=console", "--zap-time-encoding=rfc3339nano")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "POD_NAMESPACE="+operatorNamespace)
+	cmd.Stdout, cmd.Stderr = f, f
+	// Should this test binary die without cleaning up (a panic, go test's own timeout), the operator dies with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	Expect(cmd.Start()).To(Succeed())
+	op := &operator{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
+	go func() {
+		op.waitErr = cmd.Wait()
+		close(op.exited)
+	}()
+	operatorsMu.Lock()
+	operators = append(operators, op)
+	operatorsMu.Unlock()
+	GinkgoWriter.Printf("Started operator %s (pid %d, log %s)\n", name, cmd.Process.Pid, logPath)
+
+	// controller-runtime logs "Starting workers" once the caches are synced and reconciles can run.
+	Eventually(func() error {
+		if op.done() {
+			return StopTrying(fmt.Sprintf("operator %s exited (%v):\n%s", name, op.waitErr, op.logs()))
+		}
+		if !strings.Contains(op.logs(), "Starting workers") {
+			return fmt.Errorf("operator %s has not started its workers yet", name)
+		}
+		return nil
+	}).WithTimeout(60 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
+	return op
+}
+
+// done reports whether the process has exited.
+func (o *operator) done() bool {
+	select {
+	case <-o.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill sends SIGKILL, as a node failure or the OOM killer would: no deferred status write, no cleanup.
+func (o *operator) kill() {
+	GinkgoHelper()
+	GinkgoWriter.Printf("SIGKILL to operator %s (pid %d)\n", o.name, o.cmd.Process.Pid)
+	Expect(o.cmd.Process.Signal(syscall.SIGKILL)).To(Succeed())
+	Eventually(o.exited).WithTimeout(30 * time.Second).Should(BeClosed())
+}
+
+// stop ends the process with SIGTERM (the manager shuts down cleanly), or SIGKILL if it takes longer than 30s.
+// Calling it on a process that has exited does nothing.
+func (o *operator) stop() {
+	if o.done() {
+		return
+	}
+	_ = o.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-o.exited:
+	case <-time.After(30 * time.Second):
+		GinkgoWriter.Printf("Operator %s ignored SIGTERM for 30s; sending SIGKILL\n", o.name)
+		_ = o.cmd.Process.Signal(syscall.SIGKILL)
+		<-o.exited
+	}
+}
+
+// logs is everything the process has written so far.
+func (o *operator) logs() string {
+	b, err := os.ReadFile(o.logPath)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", o.logPath, err)
+	}
+	return string(b)
+}
+
+// stopAllOperators stops every operator still running: the suite's last line of defence.
+func stopAllOperators() {
+	operatorsMu.Lock()
+	defer operatorsMu.Unlock()
+	for _, o := range operators {
+		o.stop()
+	}
+}
