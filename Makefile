@@ -56,6 +56,12 @@ test: check-generated vet ## Generated-file freshness, vet, unit and integration
 test-unit: ## Unit tests only (no API server).
 	go test ./api/... ./internal/... -count=1
 
+.PHONY: test-e2e
+test-e2e: ## End-to-end tests: the operator as a real process on a local cluster with kwok nodes (hack/local-cluster.sh).
+	bash hack/envtest-assets.sh kube-apiserver etcd kube-controller-manager kube-scheduler >/dev/null
+	go vet -tags e2e ./test/e2e/...
+	go test -tags e2e ./test/e2e/... -count=1 -timeout 20m -v
+
 .PHONY: bench
 bench: ## Benchmarks against a real API server (500 RotatedSecrets at once, forced rotation latency).
 	assets=$$(bash hack/envtest-assets.sh | tail -n 1); \
