@@ -23,11 +23,12 @@ import (
 
 // Steps at which StepHook is called, each right after a write to the API server.
 const (
-	StepHookGenerated      = "Generated"      // the staging Secret holds the new value; status does not know yet
-	StepHookStaged         = "Staged"         // status records the pending rotation and the staged value's fingerprint
-	StepHookTargetWritten  = "TargetWritten"  // one target Secret written, others not yet
-	StepHookTargetsWritten = "TargetsWritten" // every target written; status does not know yet
-	StepHookCommitted      = "Committed"      // the new revision is current
+	StepHookProviderReturned = "ProviderReturned" // the provider returned a value that is not staged yet
+	StepHookGenerated        = "Generated"        // the staging Secret holds the new value; status does not know yet
+	StepHookStaged           = "Staged"           // status records the pending rotation and the staged value's fingerprint
+	StepHookTargetWritten    = "TargetWritten"    // one target Secret written, others not yet
+	StepHookTargetsWritten   = "TargetsWritten"   // every target written; status does not know yet
+	StepHookCommitted        = "Committed"        // the new revision is current
 )
 
 // phase is one step of Reconcile. It returns done to end the reconcile early (waiting, stalled or failed) and an
@@ -219,6 +220,9 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) (bool,
 				return false, clearErr
 			}
 			return r.providerFailed(s, "generating", p.Revision, err)
+		}
+		if stop, err := r.hook(StepHookProviderReturned); stop {
+			return stop, err
 		}
 		req.Guard, req.Current = nil, nil
 		if err = s.provider.Verify(ctx, req, res); err != nil {

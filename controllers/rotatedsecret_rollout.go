@@ -248,8 +248,7 @@ func (r *RotatedSecretReconciler) failRotation(ctx context.Context, s *scope, re
 	if stop, err := r.hook(StepHookRollbackStarted); stop {
 		return stop, err
 	}
-	s.wakeAt(s.now, 0)
-	return true, nil
+	return false, nil // rollbackPhase follows in this same pass
 }
 
 // resumeHalted rolls a halted rotation back once a person sets onFailure to Rollback.

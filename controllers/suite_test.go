@@ -137,6 +137,10 @@ type operatorOptions struct {
 	workers int
 	// random replaces the random provider (e.g. with a fake.Provider).
 	random provider.Provider
+	// providers adds providers by kind (e.g. the real HTTP provider against a test vendor).
+	providers provider.Registry
+	// github writes GitHub Actions targets.
+	github controllers.MirrorWriter
 }
 
 var managerCount atomic.Int32
@@ -176,8 +180,12 @@ func startOperator(opts operatorOptions, namespaces ...string) *operator {
 		Recorder:     mgr.GetEventRecorder(fmt.Sprintf("secret-rotator-%d", managerCount.Add(1))),
 		Clock:        clock,
 		Providers:    provider.Registry{"random": gen},
+		GitHub:       opts.github,
 		Fingerprints: keyer,
 		StepHook:     opts.hook,
+	}
+	for kind, p := range opts.providers {
+		r.Providers[kind] = p
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	Expect(r.SetupWithManager(ctx, mgr, workers)).To(Succeed())
