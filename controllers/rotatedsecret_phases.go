@@ -337,6 +337,11 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) (b
 			}
 		}
 	}
+	// External mirrors first: they are the likelier to fail (network, tokens), and until they succeed no
+	// Kubernetes target changes.
+	if err := r.mirrorTargets(ctx, s, p.Revision, next); err != nil {
+		return r.fail(s, rotationv1alpha1.ReasonMirrorFailed, err)
+	}
 	for i, w := range writes {
 		ctrl.LoggerFrom(ctx).Info("Writing target", "secret", w.String(), "keys", w.Keys(), "revision", p.Revision)
 		if err := sink.Apply(ctx, r.Client, s.fieldManager(), w, false); err != nil {
@@ -347,9 +352,6 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) (b
 				return stop, err
 			}
 		}
-	}
-	if err := r.mirrorTargets(ctx, s, p.Revision, next); err != nil {
-		return r.fail(s, rotationv1alpha1.ReasonMirrorFailed, err)
 	}
 	// Not persisted on its own: the next phase (rollout or commit) follows at once and records it. A crash before
 	// that finds the rotation at StepStaged and writes the same bytes again, which changes nothing.
