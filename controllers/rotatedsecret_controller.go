@@ -182,6 +182,11 @@ func indexTargets(o client.Object) []string {
 			keys = append(keys, targetNamespace(rs, t)+"/"+t.SecretName)
 		}
 	}
+	// A person stages new Stripe keys here; labelled rotation.tribi.io/managed=true it is in the cache and a new
+	// key starts the waiting rotation at once.
+	if k := rs.Spec.Provider.StripeSecretKey; k != nil {
+		keys = append(keys, rs.Namespace+"/"+k.StagedSecretRef.Name)
+	}
 	return keys
 }
 

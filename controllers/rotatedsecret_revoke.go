@@ -25,6 +25,11 @@ func (s *scope) queueRevocation(rev int64) {
 	if s.rs.Spec.Provider.Random != nil {
 		return
 	}
+	if rev == 0 && s.rs.Spec.Provider.StripeWebhook == nil {
+		// Only a Stripe webhook knows what was in service before the operator took over (spec.endpointID or
+		// spec.url); for the others there is nothing to revoke or track.
+		return
+	}
 	for _, q := range s.rs.Status.Revocations {
 		if q.Revision == rev {
 			return
