@@ -144,6 +144,7 @@ var _ = Describe("Validation at kubectl apply", func() {
 		files, err := filepath.Glob(filepath.Join("..", "config", "samples", "rotation_*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(files).NotTo(BeEmpty())
+		keys := map[string]bool{}
 		for _, f := range files {
 			raw, err := os.ReadFile(f)
 			Expect(err).NotTo(HaveOccurred())
@@ -151,6 +152,16 @@ var _ = Describe("Validation at kubectl apply", func() {
 			Expect(yaml.Unmarshal(raw, &u.Object)).To(Succeed(), f)
 			u.SetNamespace(ns)
 			Expect(k8sClient.Create(ctx, u, client.FieldValidation("Strict"))).To(Succeed(), f)
+			targets, _, _ := unstructured.NestedSlice(u.Object, "spec", "targets")
+			for _, t := range targets {
+				if k, ok := t.(map[string]any)["key"].(string); ok {
+					keys[k] = true
+				}
+			}
+		}
+		for _, row := range []string{"JWT_SECRET", "COOKIE_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+			"CONNECTED_YOU_API_KEY", "CONNECTED_YOU_PARTNER_ID", "ESIM_PROVIDER_TOKEN"} {
+			Expect(keys).To(HaveKey(row), "a sample for every row of the runbook table")
 		}
 	})
 })
