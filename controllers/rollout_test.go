@@ -169,6 +169,7 @@ var _ = Describe("Rollout stages", func() {
 
 		By("the stage times out: the old value goes back and the stages restart on it")
 		clock.Step(11 * time.Minute)
+		poke(rs) // the fake clock moved; the operator's timer runs on real time
 		Eventually(func() string { return templateRevision(ns, "esim-worker", "jwt") }, wait).Should(Equal("1"))
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(before))
 		d = deployment(ns, "esim-worker")
@@ -297,6 +298,7 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		rollOutRevision(ns, 2)
 		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r2"); return err }, wait).Should(Succeed())
 		clock.Step(6 * time.Minute)
+		poke(rs)
 		rollOutRevision(ns, 1)
 		expectStalled(rs, rotationv1alpha1.ReasonRolledBack, "validation did not finish within 5m")
 	})

@@ -27,9 +27,20 @@ const (
 	StepHookTargetsRestored = "TargetsRestored" // every target holds the current value again
 )
 
-// rolloutPoll is how soon a waiting rollout or validation looks again even without a watch event (workloads in
-// other namespaces, a missed event). Only while something is in progress.
+// rolloutPoll is how soon a waiting stage looks again when no watch event would wake it: a workload in another
+// namespace (events are mapped by namespace) or one that does not exist yet. Only while a stage waits.
 const rolloutPoll = 2 * time.Second
+
+// needsPoll reports whether a waiting stage has a workload whose changes the watches do not map back to the
+// RotatedSecret.
+func needsPoll(namespace string, statuses []rotationv1alpha1.WorkloadStatus) bool {
+	for _, w := range statuses {
+		if !w.Ready && (w.Namespace != namespace || w.Message == "not found") {
+			return true
+		}
+	}
+	return false
+}
 
 // rolloutPhase restarts the stages in order once every target holds the pending revision. Patching a pod template
 // to the revision it already carries is a no-op, and a completed stage is recorded before the next starts, so a
@@ -132,7 +143,10 @@ func (r *RotatedSecretReconciler) runStages(ctx context.Context, s *scope, rev i
 			msg = "Rolling back to revision " + fmt.Sprint(rev) + ". " + msg
 		}
 		r.setRotating(s, waitReason, msg)
-		s.wakeAt(s.now.Add(rolloutPoll), 0)
+		if needsPoll(s.rs.Namespace, statuses) || key != rotationv1alpha1.RestartAnnotationPrefix+s.rs.Name {
+			// (A long name is shortened in the annotation key, which the watch cannot map back.)
+			s.wakeAt(s.now.Add(rolloutPoll), 0)
+		}
 		s.wakeAt(deadline, 0)
 		return false, nil, r.persist(ctx, s)
 	}

@@ -92,7 +92,7 @@ func (r *RotatedSecretReconciler) validatePhase(ctx context.Context, s *scope) (
 	}
 	r.setRotating(s, rotationv1alpha1.ReasonValidating, fmt.Sprintf("Validating revision %d: %d of %d Job(s) running",
 		p.Revision, running, len(spec.Jobs)))
-	s.wakeAt(s.now.Add(rolloutPoll), 0)
+	// Jobs are owned and watched: a finished Job wakes the reconcile. Only the deadline needs a timer.
 	s.wakeAt(deadline, 0)
 	return true, r.persist(ctx, s)
 }
