@@ -445,17 +445,11 @@ func (r *RotatedSecretReconciler) syncTargets(ctx context.Context, s *scope) (bo
 	if st.Pending != nil || st.CurrentRevision == 0 || s.wrote {
 		return false, nil
 	}
-	cur, ok, err := r.currentValues(ctx, s)
+	writes, _, ok, err := r.currentWrites(ctx, s)
 	if !ok || err != nil {
 		return true, err
 	}
-	var prev provider.Values
-	if st.PreviousRevision > 0 {
-		if res, ok := staging.Get(s.staging, st.PreviousRevision); ok {
-			prev = res.Values
-		}
-	}
-	for _, w := range desiredWrites(s.rs, cur, prev) {
+	for _, w := range writes {
 		var sec corev1.Secret
 		missing, changed, labelled, err := r.targetState(ctx, r.Client, w, &sec)
 		if err != nil || (len(missing) == 0 && len(changed) == 0 && labelled) {
@@ -497,6 +491,22 @@ func (r *RotatedSecretReconciler) syncTargets(ctx context.Context, s *scope) (bo
 		}
 	}
 	return false, r.persist(ctx, s)
+}
+
+// currentWrites returns what every target holds when nothing is in progress: the current values and, while
+// kept, the previous ones under the suffix. ok is false when the current values are gone (the object stalls).
+func (r *RotatedSecretReconciler) currentWrites(ctx context.Context, s *scope) ([]sink.SecretWrite, provider.Values, bool, error) {
+	cur, ok, err := r.currentValues(ctx, s)
+	if !ok || err != nil {
+		return nil, nil, false, err
+	}
+	var prev provider.Values
+	if rev := s.rs.Status.PreviousRevision; rev > 0 {
+		if res, ok := staging.Get(s.staging, rev); ok {
+			prev = res.Values
+		}
+	}
+	return desiredWrites(s.rs, cur, prev), cur, true, nil
 }
 
 // targetState compares a target Secret, read through reader, with what w wants.

@@ -11,9 +11,7 @@ import (
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/policy"
-	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/sink"
-	"github.com/tribi/secret-rotator/internal/staging"
 )
 
 // rollbackPhase puts the current revision back: every target gets the current value again (and the previous one
@@ -33,17 +31,11 @@ func (r *RotatedSecretReconciler) rollbackPhase(ctx context.Context, s *scope) (
 		if fresh, err := r.ensureFresh(ctx, s); !fresh || err != nil {
 			return true, err
 		}
-		cur, ok, err := r.currentValues(ctx, s)
+		writes, cur, ok, err := r.currentWrites(ctx, s)
 		if !ok || err != nil {
 			return true, err
 		}
-		var prev provider.Values
-		if st.PreviousRevision > 0 {
-			if res, ok := staging.Get(s.staging, st.PreviousRevision); ok {
-				prev = res.Values
-			}
-		}
-		for _, w := range desiredWrites(s.rs, cur, prev) {
+		for _, w := range writes {
 			ctrl.LoggerFrom(ctx).Info("Restoring target", "secret", w.String(), "revision", st.CurrentRevision)
 			if err := sink.Apply(ctx, r.Client, s.fieldManager(), w, false); err != nil {
 				return r.targetFailed(s, w, err)
