@@ -11,6 +11,7 @@ import (
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/provider"
+	"github.com/tribi/secret-rotator/internal/provider/stripe/stripetest"
 )
 
 const (
@@ -20,11 +21,12 @@ const (
 
 var stagedRef = rotationv1alpha1.SecretKeyRef{Name: "stripe-staged", Key: "key"}
 
-func keySetup(t *testing.T) (*fakeStripe, *SecretKey, provider.Request) {
+func keySetup(t *testing.T) (*stripetest.Server, *SecretKey, provider.Request) {
 	t.Helper()
-	f := newFakeStripe(t)
-	f.addKey(goodKey, false, "rak_balance_read", "rak_charge_read")
-	k, err := NewSecretKey(Options{BaseURL: f.srv.URL})
+	f := stripetest.NewServer()
+	t.Cleanup(f.Close)
+	f.AddKey(goodKey, false, "rak_balance_read", "rak_charge_read")
+	k, err := NewSecretKey(Options{BaseURL: f.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestSecretKeyGenerate(t *testing.T) {
 	g.Expect(json.Unmarshal(res.State, &st)).To(Succeed())
 	g.Expect(st.KeyHint).To(Equal("WXYZ"))
 	g.Expect(string(res.State)).NotTo(ContainSubstring("goodRestricted"))
-	g.Expect(f.calls()).To(BeEmpty(), "Generate only reads the staged Secret")
+	g.Expect(f.Calls()).To(BeEmpty(), "Generate only reads the staged Secret")
 }
 
 func TestSecretKeyAwaitsStagedKey(t *testing.T) {
@@ -81,16 +83,16 @@ func TestSecretKeyVerifyAccepts(t *testing.T) {
 	g := NewWithT(t)
 	f, k, req := keySetup(t)
 	g.Expect(k.Verify(context.Background(), req, candidate(goodKey))).To(Succeed())
-	g.Expect(f.calls()).To(Equal([]string{"GET /v1/balance", "GET /v1/charges", "POST /v1/refunds"}))
+	g.Expect(f.Calls()).To(Equal([]string{"GET /v1/balance", "GET /v1/charges", "POST /v1/refunds"}))
 
 	// A restricted key without Balance read authenticates with a 403 there; the prefix vouches for the mode.
 	const noBalance = "rk_test_noBalance0123456789abcd"
-	f.addKey(noBalance, false, "rak_charge_read")
+	f.AddKey(noBalance, false, "rak_charge_read")
 	g.Expect(k.Verify(context.Background(), req, candidate(noBalance))).To(Succeed())
 
 	// A full secret key when restricted is not required, no probes.
 	const full = "sk_live_fullSecret0123456789abcd"
-	f.addKey(full, true)
+	f.AddKey(full, true)
 	req.Spec.StripeSecretKey.RequireRestricted, req.Spec.StripeSecretKey.Mode = false, rotationv1alpha1.StripeModeLive
 	req.Spec.StripeSecretKey.Probes = nil
 	g.Expect(k.Verify(context.Background(), req, candidate(full))).To(Succeed())
@@ -100,7 +102,7 @@ func TestSecretKeyVerifyRefuses(t *testing.T) {
 	cases := []struct {
 		name  string
 		key   string
-		setup func(f *fakeStripe, spec *rotationv1alpha1.StripeSecretKeyProvider)
+		setup func(f *stripetest.Server, spec *rotationv1alpha1.StripeSecretKeyProvider)
 		want  []string
 	}{
 		{name: "publishable", key: "pk_test_publishable0123456789abcd", want: []string{"publishable key"}},
@@ -110,29 +112,29 @@ func TestSecretKeyVerifyRefuses(t *testing.T) {
 		{name: "not restricted", key: "sk_test_fullKey0123456789abcd", want: []string{"requires a restricted key"}},
 		{name: "unknown to Stripe", key: "rk_test_unknownKey0123456789abcd", want: []string{"401", "invalid or revoked", "ending in abcd"}},
 		{name: "revoked", key: "rk_test_revokedKey0123456789abcd",
-			setup: func(f *fakeStripe, _ *rotationv1alpha1.StripeSecretKeyProvider) {
-				f.addKey("rk_test_revokedKey0123456789abcd", false, "rak_balance_read")
-				f.revoke("rk_test_revokedKey0123456789abcd")
+			setup: func(f *stripetest.Server, _ *rotationv1alpha1.StripeSecretKeyProvider) {
+				f.AddKey("rk_test_revokedKey0123456789abcd", false, "rak_balance_read")
+				f.RevokeKey("rk_test_revokedKey0123456789abcd")
 			},
 			want: []string{"invalid or revoked"}},
 		{name: "livemode disagrees", key: "rk_test_oddKey0123456789abcd",
-			setup: func(f *fakeStripe, _ *rotationv1alpha1.StripeSecretKeyProvider) {
-				f.addKey("rk_test_oddKey0123456789abcd", true, "rak_balance_read")
+			setup: func(f *stripetest.Server, _ *rotationv1alpha1.StripeSecretKeyProvider) {
+				f.AddKey("rk_test_oddKey0123456789abcd", true, "rak_balance_read")
 			},
 			want: []string{"livemode=true"}},
 		{name: "allow probe refused", key: "rk_test_noCharges0123456789abcd",
-			setup: func(f *fakeStripe, _ *rotationv1alpha1.StripeSecretKeyProvider) {
-				f.addKey("rk_test_noCharges0123456789abcd", false, "rak_balance_read")
+			setup: func(f *stripetest.Server, _ *rotationv1alpha1.StripeSecretKeyProvider) {
+				f.AddKey("rk_test_noCharges0123456789abcd", false, "rak_balance_read")
 			},
 			want: []string{"allow probe GET /v1/charges?limit=1", "403", "rak_charge_read"}},
 		{name: "deny probe passes", key: goodKey,
-			setup: func(_ *fakeStripe, spec *rotationv1alpha1.StripeSecretKeyProvider) {
+			setup: func(_ *stripetest.Server, spec *rotationv1alpha1.StripeSecretKeyProvider) {
 				spec.Probes.Deny = append(spec.Probes.Deny, rotationv1alpha1.StripeProbe{Path: "/v1/charges"})
 			},
 			want: []string{"deny probe GET /v1/charges succeeded", "more permission"}},
 		{name: "deny probe past the permission check", key: "rk_test_canRefund0123456789abcd",
-			setup: func(f *fakeStripe, _ *rotationv1alpha1.StripeSecretKeyProvider) {
-				f.addKey("rk_test_canRefund0123456789abcd", false, "rak_balance_read", "rak_charge_read", "rak_refund_write")
+			setup: func(f *stripetest.Server, _ *rotationv1alpha1.StripeSecretKeyProvider) {
+				f.AddKey("rk_test_canRefund0123456789abcd", false, "rak_balance_read", "rak_charge_read", "rak_refund_write")
 			},
 			want: []string{"deny probe POST /v1/refunds was not refused with 403 but answered 400 (parameter_missing)"}},
 	}
@@ -158,7 +160,7 @@ func TestSecretKeyVerifyRefuses(t *testing.T) {
 func TestSecretKeyStripeFailureIsTransient(t *testing.T) {
 	g := NewWithT(t)
 	f, k, req := keySetup(t)
-	f.set(func(f *fakeStripe) { f.failWith = http.StatusBadGateway })
+	f.FailWith(http.StatusBadGateway)
 	err := k.Verify(context.Background(), req, candidate(goodKey))
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(provider.IsPermanent(err)).To(BeFalse())
@@ -181,7 +183,7 @@ func TestSecretKeyRevokeIsHuman(t *testing.T) {
 	g.Expect(len(he.Hint)).To(BeNumerically("<=", 4))
 	g.Expect(he.Message).To(Equal("revoke the old Stripe key ending in WXYZ in the Dashboard (Developers > API keys)"))
 
-	f.revoke(goodKey)
+	f.RevokeKey(goodKey)
 	g.Expect(k.Revoke(ctx, req, candidate(goodKey))).To(Succeed(), "a revoked key needs nothing more")
 
 	// The key in use before the operator is unknown: a person is asked, without a hint.

@@ -11,6 +11,7 @@ import (
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/provider"
+	"github.com/tribi/secret-rotator/internal/provider/stripe/stripetest"
 )
 
 const (
@@ -22,14 +23,15 @@ const (
 var apiKeyRef = rotationv1alpha1.SecretKeyRef{Name: "stripe-admin", Key: "api-key"}
 
 // webhookSetup returns a fake Stripe holding endpoint we_orig, the provider pointed at it and a revision-1 request.
-func webhookSetup(t *testing.T) (*fakeStripe, *Webhook, provider.Request) {
+func webhookSetup(t *testing.T) (*stripetest.Server, *Webhook, provider.Request) {
 	t.Helper()
-	f := newFakeStripe(t)
-	f.addKey(opKey, false)
-	f.addEndpoint(fakeEndpoint{ID: "we_orig", URL: hookURL, APIVersion: "2023-10-16", Description: "shop events",
+	f := stripetest.NewServer()
+	t.Cleanup(f.Close)
+	f.AddKey(opKey, false)
+	f.AddEndpoint(stripetest.Endpoint{ID: "we_orig", URL: hookURL, APIVersion: "2023-10-16", Description: "shop events",
 		Events: []string{"charge.succeeded", "invoice.paid"}, Metadata: map[string]string{"team": "payments"}})
-	f.addEndpoint(fakeEndpoint{ID: "we_other", URL: "https://other.example.com/hook", Events: []string{"*"}})
-	w, err := NewWebhook(Options{BaseURL: f.srv.URL})
+	f.AddEndpoint(stripetest.Endpoint{ID: "we_other", URL: "https://other.example.com/hook", Events: []string{"*"}})
+	w, err := NewWebhook(Options{BaseURL: f.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ func TestWebhookGenerateCreatesTwin(t *testing.T) {
 	id := string(res.Values[OutputEndpointID])
 	g.Expect(id).NotTo(BeEmpty())
 	g.Expect(id).NotTo(Equal("we_orig"))
-	twin := f.endpoint(id)
+	twin := f.Endpoint(id)
 	g.Expect(twin).NotTo(BeNil(), "the twin exists at Stripe")
 	g.Expect(string(res.Values[provider.DefaultOutput])).To(Equal(twin.Secret), "value is the secret Stripe returned")
 	g.Expect(twin.Secret).To(HavePrefix("whsec_"))
@@ -71,14 +73,14 @@ func TestWebhookGenerateCreatesTwin(t *testing.T) {
 	g.Expect(twin.Description).To(Equal("shop events"))
 	g.Expect(twin.Metadata).To(Equal(map[string]string{"team": "payments", MetaCreatedBy: "secret-rotator",
 		MetaRotatedSecret: "shop/stripe-webhook", MetaRevision: "1", MetaReplaces: "we_orig"}))
-	g.Expect(f.endpoint("we_orig")).NotTo(BeNil(), "the original keeps delivering")
+	g.Expect(f.Endpoint("we_orig")).NotTo(BeNil(), "the original keeps delivering")
 
 	var st webhookState
 	g.Expect(json.Unmarshal(res.State, &st)).To(Succeed())
 	g.Expect(st.EndpointID).To(Equal(id))
 	g.Expect(string(res.State)).NotTo(ContainSubstring("whsec_"), "state never carries the secret")
 
-	calls := f.calls()
+	calls := f.Calls()
 	g.Expect(count(calls, createReq)).To(Equal(1))
 	g.Expect(calls).To(ContainElements("GET /v1/webhook_endpoints/we_orig", "guard", createReq))
 	g.Expect(calls[len(calls)-2:]).To(Equal([]string{"guard", createReq}), "the guard is recorded right before the create")
@@ -93,13 +95,13 @@ func TestWebhookGuardFailureCreatesNothing(t *testing.T) {
 	req.Guard = testGuard{f: f, err: boom}
 	_, err := w.Generate(context.Background(), req)
 	g.Expect(err).To(MatchError(boom))
-	g.Expect(f.calls()).To(ContainElement("guard"))
-	g.Expect(f.calls()).NotTo(ContainElement(createReq))
+	g.Expect(f.Calls()).To(ContainElement("guard"))
+	g.Expect(f.Calls()).NotTo(ContainElement(createReq))
 
 	req.Guard = nil
 	_, err = w.Generate(context.Background(), req)
 	g.Expect(err).To(HaveOccurred(), "no guard, no create")
-	g.Expect(f.calls()).NotTo(ContainElement(createReq))
+	g.Expect(f.Calls()).NotTo(ContainElement(createReq))
 }
 
 func TestWebhookFindsEndpointToCopy(t *testing.T) {
@@ -109,17 +111,17 @@ func TestWebhookFindsEndpointToCopy(t *testing.T) {
 		req.Spec.StripeWebhook.EndpointID, req.Spec.StripeWebhook.URL = "", hookURL
 		res, err := w.Generate(context.Background(), req)
 		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(f.endpoint(string(res.Values[OutputEndpointID])).Metadata[MetaReplaces]).To(Equal("we_orig"))
+		g.Expect(f.Endpoint(string(res.Values[OutputEndpointID])).Metadata[MetaReplaces]).To(Equal("we_orig"))
 	})
 	t.Run("ambiguous URL", func(t *testing.T) {
 		g := NewWithT(t)
 		f, w, req := webhookSetup(t)
-		f.addEndpoint(fakeEndpoint{ID: "we_dup", URL: hookURL, Events: []string{"*"}})
+		f.AddEndpoint(stripetest.Endpoint{ID: "we_dup", URL: hookURL, Events: []string{"*"}})
 		req.Spec.StripeWebhook.EndpointID, req.Spec.StripeWebhook.URL = "", hookURL
 		_, err := w.Generate(context.Background(), req)
 		g.Expect(provider.IsPermanent(err)).To(BeTrue())
 		g.Expect(err.Error()).To(And(ContainSubstring("we_dup"), ContainSubstring("we_orig")))
-		g.Expect(f.calls()).NotTo(ContainElement("guard"))
+		g.Expect(f.Calls()).NotTo(ContainElement("guard"))
 	})
 	t.Run("current twin first", func(t *testing.T) {
 		g := NewWithT(t)
@@ -127,7 +129,7 @@ func TestWebhookFindsEndpointToCopy(t *testing.T) {
 		req.Current = provider.Values{"value": []byte("whsec_old"), OutputEndpointID: []byte("we_other")}
 		res, err := w.Generate(context.Background(), req)
 		g.Expect(err).NotTo(HaveOccurred())
-		twin := f.endpoint(string(res.Values[OutputEndpointID]))
+		twin := f.Endpoint(string(res.Values[OutputEndpointID]))
 		g.Expect(twin.URL).To(Equal("https://other.example.com/hook"))
 		g.Expect(twin.Metadata[MetaReplaces]).To(Equal("we_other"))
 	})
@@ -138,12 +140,12 @@ func TestWebhookFindsEndpointToCopy(t *testing.T) {
 		_, err := w.Generate(context.Background(), req)
 		g.Expect(provider.IsPermanent(err)).To(BeTrue())
 		g.Expect(err.Error()).To(ContainSubstring("we_gone"))
-		f.addEndpoint(fakeEndpoint{ID: "we_off", URL: hookURL, Status: "disabled", Events: []string{"*"}})
+		f.AddEndpoint(stripetest.Endpoint{ID: "we_off", URL: hookURL, Status: "disabled", Events: []string{"*"}})
 		req.Spec.StripeWebhook.EndpointID = "we_off"
 		_, err = w.Generate(context.Background(), req)
 		g.Expect(provider.IsPermanent(err)).To(BeTrue())
 		g.Expect(err.Error()).To(ContainSubstring("disabled"))
-		g.Expect(f.calls()).NotTo(ContainElement(createReq))
+		g.Expect(f.Calls()).NotTo(ContainElement(createReq))
 	})
 }
 
@@ -158,9 +160,11 @@ func TestWebhookVerify(t *testing.T) {
 	bad := provider.Result{Values: provider.Values{"value": []byte("not-a-secret")}, State: res.State}
 	g.Expect(provider.IsPermanent(w.Verify(ctx, req, bad))).To(BeTrue())
 
-	f.set(func(f *fakeStripe) { f.endpoints[string(res.Values[OutputEndpointID])].Status = "disabled" })
+	twin := f.Endpoint(string(res.Values[OutputEndpointID]))
+	twin.Status = "disabled"
+	f.AddEndpoint(*twin)
 	g.Expect(w.Verify(ctx, req, res)).To(MatchError(ContainSubstring("disabled")))
-	f.set(func(f *fakeStripe) { delete(f.endpoints, string(res.Values[OutputEndpointID])) })
+	f.RemoveEndpoint(twin.ID)
 	err = w.Verify(ctx, req, res)
 	g.Expect(provider.IsPermanent(err)).To(BeTrue())
 	g.Expect(err.Error()).To(ContainSubstring("no longer exists"))
@@ -177,8 +181,8 @@ func TestWebhookRevoke(t *testing.T) {
 	// Revision 0 predates the operator: an empty result, so spec.endpointID is deleted.
 	req.Current = rev1.Values
 	g.Expect(w.Revoke(ctx, req, provider.Result{})).To(Succeed())
-	g.Expect(f.endpoint("we_orig")).To(BeNil())
-	g.Expect(f.endpoint(twin1)).NotTo(BeNil(), "the endpoint in service stays")
+	g.Expect(f.Endpoint("we_orig")).To(BeNil())
+	g.Expect(f.Endpoint(twin1)).NotTo(BeNil(), "the endpoint in service stays")
 	g.Expect(w.Revoke(ctx, req, provider.Result{})).To(Succeed(), "already gone (404) counts as revoked")
 
 	// Revision 2 copies revision 1's twin; revoking revision 1 deletes exactly that twin.
@@ -186,17 +190,17 @@ func TestWebhookRevoke(t *testing.T) {
 	rev2, err := w.Generate(ctx, req)
 	g.Expect(err).NotTo(HaveOccurred())
 	twin2 := string(rev2.Values[OutputEndpointID])
-	g.Expect(f.endpoint(twin2).Metadata[MetaReplaces]).To(Equal(twin1))
+	g.Expect(f.Endpoint(twin2).Metadata[MetaReplaces]).To(Equal(twin1))
 	g.Expect(w.Revoke(ctx, req, rev1)).To(Succeed())
-	g.Expect(f.endpoint(twin1)).To(BeNil())
-	g.Expect(f.endpoint(twin2)).NotTo(BeNil())
+	g.Expect(f.Endpoint(twin1)).To(BeNil())
+	g.Expect(f.Endpoint(twin2)).NotTo(BeNil())
 	g.Expect(w.Revoke(ctx, req, rev1)).To(Succeed(), "idempotent")
-	g.Expect(count(f.calls(), "DELETE /v1/webhook_endpoints/"+twin1)).To(Equal(2))
+	g.Expect(count(f.Calls(), "DELETE /v1/webhook_endpoints/"+twin1)).To(Equal(2))
 
 	// Only the state is needed, as stored in the staging Secret.
 	g.Expect(w.Revoke(ctx, req, provider.Result{State: rev2.State})).To(Succeed())
-	g.Expect(f.endpoint(twin2)).To(BeNil())
-	g.Expect(f.endpoint("we_other")).NotTo(BeNil(), "an unrelated endpoint is never touched")
+	g.Expect(f.Endpoint(twin2)).To(BeNil())
+	g.Expect(f.Endpoint("we_other")).NotTo(BeNil(), "an unrelated endpoint is never touched")
 }
 
 func TestWebhookRollbackRevokesTwin(t *testing.T) {
@@ -206,8 +210,8 @@ func TestWebhookRollbackRevokesTwin(t *testing.T) {
 	res, err := w.Generate(ctx, req)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(w.Revoke(ctx, req, res)).To(Succeed())
-	g.Expect(f.endpoint(string(res.Values[OutputEndpointID]))).To(BeNil())
-	g.Expect(f.endpoint("we_orig")).NotTo(BeNil(), "the original stays in service")
+	g.Expect(f.Endpoint(string(res.Values[OutputEndpointID]))).To(BeNil())
+	g.Expect(f.Endpoint("we_orig")).NotTo(BeNil(), "the original stays in service")
 }
 
 func TestWebhookRevokePreOperatorByURL(t *testing.T) {
@@ -219,10 +223,10 @@ func TestWebhookRevokePreOperatorByURL(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	// Both endpoints have the URL now; only the one the operator did not create may go.
 	g.Expect(w.Revoke(ctx, req, provider.Result{})).To(Succeed())
-	g.Expect(f.endpoint("we_orig")).To(BeNil())
-	g.Expect(f.endpoint(string(rev1.Values[OutputEndpointID]))).NotTo(BeNil())
+	g.Expect(f.Endpoint("we_orig")).To(BeNil())
+	g.Expect(f.Endpoint(string(rev1.Values[OutputEndpointID]))).NotTo(BeNil())
 	g.Expect(w.Revoke(ctx, req, provider.Result{})).To(Succeed(), "nothing left to delete")
-	g.Expect(f.endpoint(string(rev1.Values[OutputEndpointID]))).NotTo(BeNil())
+	g.Expect(f.Endpoint(string(rev1.Values[OutputEndpointID]))).NotTo(BeNil())
 }
 
 func TestWebhookCredentialErrors(t *testing.T) {
@@ -236,12 +240,12 @@ func TestWebhookCredentialErrors(t *testing.T) {
 		g.Expect(errors.As(err, &ce)).To(BeTrue())
 		g.Expect(ce.Ref).To(Equal(apiKeyRef))
 		g.Expect(err).To(MatchError(ContainSubstring("secret or key not found")), "the reader's error, unchanged")
-		g.Expect(f.calls()).To(BeEmpty())
+		g.Expect(f.Calls()).To(BeEmpty())
 	})
 	t.Run("refused key", func(t *testing.T) {
 		g := NewWithT(t)
 		f, w, req := webhookSetup(t)
-		f.revoke(opKey)
+		f.RevokeKey(opKey)
 		for _, call := range []func() error{
 			func() error { _, err := w.Generate(ctx, req); return err },
 			func() error { return w.Revoke(ctx, req, provider.Result{State: []byte(`{"endpointID":"we_orig"}`)}) },
@@ -252,13 +256,13 @@ func TestWebhookCredentialErrors(t *testing.T) {
 			g.Expect(ce.Ref).To(Equal(apiKeyRef))
 			g.Expect(err.Error()).To(And(ContainSubstring("401"), ContainSubstring("stripe-admin"), Not(ContainSubstring(opKey[8:]))))
 		}
-		g.Expect(f.endpoint("we_orig")).NotTo(BeNil())
+		g.Expect(f.Endpoint("we_orig")).NotTo(BeNil())
 	})
 	t.Run("key without write permission", func(t *testing.T) {
 		g := NewWithT(t)
 		f, w, req := webhookSetup(t)
 		const readOnly = "rk_test_readOnly0123456789abcd"
-		f.addKey(readOnly, false, "rak_webhook_read")
+		f.AddKey(readOnly, false, "rak_webhook_read")
 		req.Credentials = creds{"stripe-admin/api-key": readOnly}
 		_, err := w.Generate(ctx, req)
 		var ce *provider.CredentialError
@@ -271,7 +275,7 @@ func TestWebhookStripeFailureIsTransient(t *testing.T) {
 	for _, status := range []int{http.StatusInternalServerError, http.StatusServiceUnavailable, http.StatusTooManyRequests} {
 		g := NewWithT(t)
 		f, w, req := webhookSetup(t)
-		f.set(func(f *fakeStripe) { f.failWith = status })
+		f.FailWith(status)
 		_, err := w.Generate(context.Background(), req)
 		g.Expect(err).To(HaveOccurred())
 		g.Expect(provider.IsPermanent(err)).To(BeFalse(), "status %d", status)
@@ -289,10 +293,10 @@ func TestWebhookStripeFailureIsTransient(t *testing.T) {
 func TestWebhookCreateWithoutSecretIsUndone(t *testing.T) {
 	g := NewWithT(t)
 	f, w, req := webhookSetup(t)
-	f.set(func(f *fakeStripe) { f.noSecret = true })
+	f.OmitSecret(true)
 	_, err := w.Generate(context.Background(), req)
 	g.Expect(provider.IsPermanent(err)).To(BeTrue())
 	g.Expect(err.Error()).To(ContainSubstring("without a signing secret"))
-	g.Expect(f.calls()).To(ContainElement("DELETE /v1/webhook_endpoints/we_twin1"))
-	g.Expect(f.endpoint("we_twin1")).To(BeNil())
+	g.Expect(f.Calls()).To(ContainElement("DELETE /v1/webhook_endpoints/we_twin1"))
+	g.Expect(f.Endpoint("we_twin1")).To(BeNil())
 }
