@@ -287,6 +287,32 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		expectStalled(rs, rotationv1alpha1.ReasonRolledBack, "revision 1 is back in every target")
 	})
 
+	It("halts the first revision (nothing to roll back to) until a new rotate token starts afresh", func() {
+		rs := jwtWithRollout(ns, testgen.WithValidation("", "15m", "smoke"))
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		rollOutRevision(ns, 1)
+		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r1"); return err }, wait).Should(Succeed())
+		finishJob(ns, "jwt-smoke-r1", false)
+		expectStalled(rs, rotationv1alpha1.ReasonHalted, "there is no earlier value to roll back to")
+		Expect(getRS(rs).Status.Pending.Step).To(Equal(rotationv1alpha1.StepHalted))
+
+		annotate(rs, rotationv1alpha1.RotateAnnotation, "start-over")
+		rollOutRevision(ns, 2)
+		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r2"); return err }, wait).Should(Succeed())
+		finishJob(ns, "jwt-smoke-r2", true)
+		got := waitForRevision(rs, 2)
+		Expect(got.Status.History[1]).To(And(HaveField("Revision", BeEquivalentTo(1)), HaveField("Outcome", rotationv1alpha1.OutcomeHalted)))
+	})
+
+	It("goes on when validation is removed from the spec while it runs", func() {
+		rs := jwtWithRollout(ns, testgen.WithValidation("", "15m", "smoke"))
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		rollOutRevision(ns, 1)
+		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r1"); return err }, wait).Should(Succeed())
+		update(rs, func(live *rotationv1alpha1.RotatedSecret) { live.Spec.Validation = nil })
+		waitForRevision(rs, 1)
+	})
+
 	It("fails validation that does not finish in time", func() {
 		rs := jwtWithRollout(ns, testgen.WithValidation("", "5m", "smoke"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())

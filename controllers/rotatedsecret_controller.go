@@ -125,8 +125,8 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.validatePhase,  // run the validation Jobs and wait for them (status.validation)
 		r.rollbackPhase,  // after a failure: current value back everywhere, stages again, RolledBack
 		r.commit,         // make the confirmed revision current (status)
+		r.expirePrevious, // remove previous-value keys once the grace period is over (queues its revocation)
 		r.revokePhase,    // revoke the old credential (or a failed rotation's new one) at the provider
-		r.expirePrevious, // remove previous-value keys once the grace period is over
 		r.syncTargets,    // restore targets that drifted from the current value
 	}
 	for _, p := range phases {

@@ -268,6 +268,7 @@ var _ = Describe("RotatedSecret", func() {
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		expectStalled(rs, rotationv1alpha1.ReasonInvalidSpec, `spec.targets[0].from: the provider has no output "partner_id"`)
 		Expect(secretData(ns, "backend-env")).To(BeNil())
+		Expect(op.generated.Calls()).To(BeEmpty(), "refused before the provider is called")
 
 		By("recovering as soon as the spec is fixed")
 		update(rs, func(live *rotationv1alpha1.RotatedSecret) { live.Spec.Targets[0].From = "value" })

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +75,14 @@ func (r *RotatedSecretReconciler) validate(ctx context.Context, s *scope) (bool,
 	if msg := r.checkRolloutSpec(ctx, s); msg != "" {
 		return r.invalid(s, msg)
 	}
+	outputs := declaredOutputs(spec.Provider)
+	for i, t := range spec.Targets {
+		if !slices.Contains(outputs, targetOutput(t)) {
+			// Caught before any vendor call: a credential minted for an output nobody can write would be lost.
+			return r.invalid(s, fmt.Sprintf("spec.targets[%d].from: the provider has no output %q (it has: %s)",
+				i, targetOutput(t), strings.Join(outputs, ", ")))
+		}
+	}
 	seen := map[string]bool{}
 	for i, t := range spec.Targets {
 		if t.GitHubActions != nil {
@@ -91,6 +100,22 @@ func (r *RotatedSecretReconciler) validate(ctx context.Context, s *scope) (bool,
 		seen[id] = true
 	}
 	return false, nil
+}
+
+// declaredOutputs lists the outputs a provider block produces.
+func declaredOutputs(spec rotationv1alpha1.ProviderSpec) []string {
+	switch {
+	case spec.HTTP != nil:
+		names := make([]string, 0, len(spec.HTTP.Outputs))
+		for name := range spec.HTTP.Outputs {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		return names
+	case spec.StripeWebhook != nil:
+		return []string{provider.DefaultOutput, "endpoint_id"}
+	}
+	return []string{provider.DefaultOutput}
 }
 
 // loadStaging reads the staging Secret from the cache. One this RotatedSecret does not control (left by a deleted
@@ -371,6 +396,10 @@ func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) (bool, e
 	st.CurrentRevision, st.CurrentFingerprint = p.Revision, p.Fingerprint
 	st.LastRotationTime = &metav1.Time{Time: s.now}
 	st.NextRotationTime = &metav1.Time{Time: s.now.Add(s.ttl)}
+	if st.PreviousRevision > 0 {
+		// A previous value still kept (a rotation inside the grace period, or an emergency) leaves service now.
+		s.queueRevocation(st.PreviousRevision)
+	}
 	st.PreviousRevision, st.PreviousExpiryTime = 0, nil
 	if keepPrevious(s.rs) && !p.Emergency && old > 0 {
 		st.PreviousRevision = old

@@ -25,6 +25,9 @@ func (s *scope) queueRevocation(rev int64) {
 	if s.rs.Spec.Provider.Random != nil {
 		return
 	}
+	if h := s.rs.Spec.Provider.HTTP; h != nil && h.Revoke == nil {
+		return // the vendor API has no revoke call: nothing to do, nothing to announce
+	}
 	if rev == 0 && s.rs.Spec.Provider.StripeWebhook == nil {
 		// Only a Stripe webhook knows what was in service before the operator took over (spec.endpointID or
 		// spec.url); for the others there is nothing to revoke or track.
@@ -69,6 +72,9 @@ func (r *RotatedSecretReconciler) revokePhase(ctx context.Context, s *scope) (bo
 		old, _ := staging.Get(s.staging, q.Revision)
 		req := s.providerRequest(q.Revision)
 		req.Credentials = r.credentials(s)
+		if cur, ok := staging.Get(s.staging, st.CurrentRevision); ok {
+			req.Current = cur.Values // lets a provider refuse to revoke what is in service
+		}
 		ctrl.LoggerFrom(ctx).Info("Revoking credential", "revision", q.Revision)
 		err := s.provider.Revoke(ctx, req, old)
 		var human *provider.HumanRevocationError

@@ -83,8 +83,9 @@ func (r *RotatedSecretReconciler) rollbackPhase(ctx context.Context, s *scope) (
 	s.wakeAt(s.now.Add(wait), 0)
 	r.setCondition(s, rotationv1alpha1.ConditionRotating, metav1.ConditionFalse, rotationv1alpha1.ReasonRolledBack, msg)
 	ctrl.LoggerFrom(ctx).Info("Rolled back", "revision", p.Revision, "current", st.CurrentRevision)
-	return r.stallOn(s, rotationv1alpha1.ReasonRolledBack, fmt.Sprintf("%s; no automatic rotation for %s (until %s); "+
+	_, err := r.stallOn(s, rotationv1alpha1.ReasonRolledBack, fmt.Sprintf("%s; no automatic rotation for %s (until %s); "+
 		"set a new %s token to try again now", msg, wait, s.now.Add(wait).UTC().Format(time.RFC3339), rotationv1alpha1.RotateAnnotation))
+	return false, err // revokePhase follows in this pass and revokes the new credential
 }
 
 // targetsRestoredMark in status.rollout.completedStages records that a rollback has written the current value

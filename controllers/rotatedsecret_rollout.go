@@ -51,9 +51,8 @@ func (r *RotatedSecretReconciler) rolloutPhase(ctx context.Context, s *scope) (b
 		return false, nil
 	}
 	if s.rs.Spec.Rollout == nil {
-		if p.Step == rotationv1alpha1.StepTargetsWritten {
-			p.Step = afterRollout(s.rs)
-		}
+		// No rollout, or it was removed from the spec while one ran: go on with what follows it.
+		p.Step = afterRollout(s.rs)
 		return false, nil
 	}
 	if p.Step == rotationv1alpha1.StepTargetsWritten {
@@ -245,8 +244,12 @@ func (r *RotatedSecretReconciler) failRotation(ctx context.Context, s *scope, re
 		p.Step = rotationv1alpha1.StepHalted
 		completeHistory(s.rs, p.Revision, rotationv1alpha1.OutcomeHalted, p.Fingerprint, s.now)
 		setHistoryMessage(s.rs, p.Revision, msg)
+		wayOut := "set onFailure: Rollback to roll back, or a new " + rotationv1alpha1.RotateAnnotation + " token to start a fresh rotation"
+		if st.CurrentRevision == 0 {
+			wayOut = "set a new " + rotationv1alpha1.RotateAnnotation + " token to start a fresh rotation"
+		}
 		return r.stallOn(s, rotationv1alpha1.ReasonHalted, fmt.Sprintf("Revision %d halted (%s): %s; targets and "+
-			"workloads are left as they are; set onFailure: Rollback to roll back", p.Revision, why, msg))
+			"workloads are left as they are; %s", p.Revision, why, msg, wayOut))
 	}
 	r.event(s, corev1.EventTypeWarning, reason, "Rollback", "Revision %d: %s", p.Revision, msg)
 	ctrl.LoggerFrom(ctx).Info("Rolling back", "revision", p.Revision, "reason", reason)
@@ -271,7 +274,18 @@ func (r *RotatedSecretReconciler) resumeHalted(ctx context.Context, s *scope) (b
 	if p == nil || p.Step != rotationv1alpha1.StepHalted {
 		return false, nil
 	}
-	if onFailure(s.rs) == rotationv1alpha1.FailureRollback && s.rs.Status.CurrentRevision > 0 {
+	st := &s.rs.Status
+	if tok := strings.TrimSpace(s.rs.Annotations[rotationv1alpha1.RotateAnnotation]); tok != "" && tok != st.LastHandledRotateRequest {
+		// A person gives up on the halted revision: it is discarded (and its credential revoked) and decide
+		// starts a fresh rotation for the token.
+		ctrl.LoggerFrom(ctx).Info("Discarding halted rotation", "revision", p.Revision)
+		r.event(s, corev1.EventTypeNormal, rotationv1alpha1.ReasonHalted, "Discard",
+			"Halted revision %d discarded for a new rotate token", p.Revision)
+		s.queueRevocation(p.Revision)
+		st.Pending = nil
+		return false, nil
+	}
+	if onFailure(s.rs) == rotationv1alpha1.FailureRollback && st.CurrentRevision > 0 {
 		return r.failRotation(ctx, s, p.FailureReason, "rollback requested after a halt")
 	}
 	c := conditions.Get(s.base, rotationv1alpha1.ConditionStalled)

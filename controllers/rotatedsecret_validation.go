@@ -28,6 +28,11 @@ func (r *RotatedSecretReconciler) validatePhase(ctx context.Context, s *scope) (
 		return false, nil
 	}
 	spec := s.rs.Spec.Validation
+	if spec == nil || len(spec.Jobs) == 0 {
+		// Validation was removed from the spec while it ran: nothing is left to wait for.
+		p.Step = rotationv1alpha1.StepConfirmed
+		return false, nil
+	}
 	if st.Validation == nil || st.Validation.Revision != p.Revision {
 		st.Validation = &rotationv1alpha1.ValidationStatus{Revision: p.Revision, StartTime: &metav1.Time{Time: s.now}}
 		for _, j := range spec.Jobs {
