@@ -68,7 +68,7 @@ bench: ## Benchmarks against a real API server (500 RotatedSecrets at once, forc
 	KUBEBUILDER_ASSETS="$$assets" go test ./test/bench/... -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m
 
 .PHONY: demo
-demo: ## Run the operator against a local API server, rotate the samples, print what changed, stop everything.
+demo: ## Start a local cluster (kwok nodes), run the operator, rotate the samples (one rotation rolled back), print the timeline, stop everything.
 	bash hack/demo.sh
 
 ##@ Build

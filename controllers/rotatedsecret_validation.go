@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -154,6 +155,7 @@ func (r *RotatedSecretReconciler) buildJob(rs *rotationv1alpha1.RotatedSecret, j
 	}
 	for i := range job.Spec.Template.Spec.Containers {
 		c := &job.Spec.Template.Spec.Containers[i]
+		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == rotationv1alpha1.RevisionEnv })
 		c.Env = append(c.Env, corev1.EnvVar{Name: rotationv1alpha1.RevisionEnv, Value: revision})
 	}
 	if err := controllerutil.SetControllerReference(rs, job, r.Scheme()); err != nil {
