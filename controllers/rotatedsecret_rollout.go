@@ -65,6 +65,10 @@ func (r *RotatedSecretReconciler) rolloutPhase(ctx context.Context, s *scope) (b
 			return stop, err
 		}
 	}
+	if ro := s.rs.Status.Rollout; ro == nil || ro.Revision != p.Revision || ro.RollingBack {
+		// Status lost its record (edited by hand): start the record again; restarts already done are no-ops.
+		s.rs.Status.Rollout = &rotationv1alpha1.RolloutStatus{Revision: p.Revision}
+	}
 	done, failure, err := r.runStages(ctx, s, p.Revision)
 	p = s.rs.Status.Pending // a persist decodes the response into s.rs: re-read what it replaced
 	if err != nil || failure != nil {
