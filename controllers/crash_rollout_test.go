@@ -20,9 +20,7 @@ var _ = Describe("Crash safety of rollout, validation and rollback", func() {
 		rs := jwtWithRollout(ns, testgen.WithValidation("", "15m", "smoke"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		rollOutRevision(ns, 1)
-		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r1"); return err }, wait).Should(Succeed())
-		finishJob(ns, "jwt-smoke-r1", true)
-		waitForRevision(rs, 1)
+		passValidation(rs, 1)
 		op.stop()
 		return rs, deployment(ns, "esim-worker").Generation, deployment(ns, "backend-api").Generation,
 			secretValue(ns, "backend-env", "JWT_SECRET")
@@ -63,7 +61,7 @@ var _ = Describe("Crash safety of rollout, validation and rollback", func() {
 			})
 			defer op.stop()
 			rollOutRevision(ns, 2)
-			Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r2"); return err }, wait).Should(Succeed())
+			waitForJob(ns, "jwt-smoke-r2")
 			finishJob(ns, "jwt-smoke-r2", true)
 			got := waitForRevision(rs, 2)
 
@@ -88,7 +86,7 @@ var _ = Describe("Crash safety of rollout, validation and rollback", func() {
 			rs, genWorker, genAPI, first := setup(ns)
 			op := crashDuring(rs, step, func() {
 				rollOutRevision(ns, 2)
-				Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r2"); return err }, wait).Should(Succeed())
+				waitForJob(ns, "jwt-smoke-r2")
 				finishJob(ns, "jwt-smoke-r2", false)
 			})
 			defer op.stop()

@@ -103,15 +103,34 @@ func rollOutRevision(ns string, rev int) {
 	markRolledOut(ns, "backend-api")
 }
 
+// backendWithOperator makes a namespace with the two Deployments and an operator watching it (stopped after the
+// spec), and returns the namespace.
+func backendWithOperator() string {
+	ns := newNamespace()
+	createDeployments(ns, "esim-worker", "backend-api")
+	op := startOperator(operatorOptions{}, ns)
+	DeferCleanup(func() { op.stop() })
+	return ns
+}
+
+// waitForJob waits until the Job exists.
+func waitForJob(ns, name string) {
+	GinkgoHelper()
+	Eventually(func() error { _, err := getJob(ns, name); return err }, wait).Should(Succeed())
+}
+
+// passValidation lets the smoke Job of rev succeed and waits for the commit.
+func passValidation(rs *rotationv1alpha1.RotatedSecret, rev int) *rotationv1alpha1.RotatedSecret {
+	GinkgoHelper()
+	name := fmt.Sprintf("%s-smoke-r%d", rs.Name, rev)
+	waitForJob(rs.Namespace, name)
+	finishJob(rs.Namespace, name, true)
+	return waitForRevision(rs, int64(rev))
+}
+
 var _ = Describe("Rollout stages", func() {
 	var ns string
-	var op *operator
-	BeforeEach(func() {
-		ns = newNamespace()
-		createDeployments(ns, "esim-worker", "backend-api")
-		op = startOperator(operatorOptions{}, ns)
-		DeferCleanup(func() { op.stop() })
-	})
+	BeforeEach(func() { ns = backendWithOperator() })
 
 	It("restarts the API only after the workers are healthy on the new revision, then commits", func() {
 		rs := jwtWithRollout(ns)
@@ -199,13 +218,7 @@ var _ = Describe("Rollout stages", func() {
 
 var _ = Describe("Validation Jobs and rollback", func() {
 	var ns string
-	var op *operator
-	BeforeEach(func() {
-		ns = newNamespace()
-		createDeployments(ns, "esim-worker", "backend-api")
-		op = startOperator(operatorOptions{}, ns)
-		DeferCleanup(func() { op.stop() })
-	})
+	BeforeEach(func() { ns = backendWithOperator() })
 
 	It("commits when the smoke test passes and rolls back everything when it fails", func() {
 		rs := jwtWithRollout(ns, testgen.WithValidation("", "15m", "smoke"), testgen.WithPrevious("_PREVIOUS", "24h"))
@@ -213,7 +226,7 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		rollOutRevision(ns, 1)
 
 		By("the Job of revision 1 is created after both stages, with the revision and an owner")
-		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r1"); return err }, wait).Should(Succeed())
+		waitForJob(ns, "jwt-smoke-r1")
 		j := job(ns, "jwt-smoke-r1")
 		Expect(j.Labels).To(HaveKeyWithValue(rotationv1alpha1.RevisionLabel, "1"))
 		Expect(j.Spec.Template.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: rotationv1alpha1.RevisionEnv, Value: "1"}))
@@ -228,7 +241,7 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		By("revision 2 fails its smoke test")
 		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		rollOutRevision(ns, 2)
-		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r2"); return err }, wait).Should(Succeed())
+		waitForJob(ns, "jwt-smoke-r2")
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET_PREVIOUS")).To(Equal(rev1))
 		finishJob(ns, "jwt-smoke-r2", false)
 
@@ -254,7 +267,7 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		settle(rs)
 		annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
 		rollOutRevision(ns, 3)
-		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r3"); return err }, wait).Should(Succeed())
+		waitForJob(ns, "jwt-smoke-r3")
 		finishJob(ns, "jwt-smoke-r3", true)
 		got = waitForRevision(rs, 3)
 		Expect(got.Status.FailedAttempts).To(BeZero())
@@ -265,14 +278,12 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		rs := jwtWithRollout(ns, testgen.WithValidation(rotationv1alpha1.FailureHalt, "15m", "smoke"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		rollOutRevision(ns, 1)
-		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r1"); return err }, wait).Should(Succeed())
-		finishJob(ns, "jwt-smoke-r1", true)
-		waitForRevision(rs, 1)
+		passValidation(rs, 1)
 		rev1 := secretValue(ns, "backend-env", "JWT_SECRET")
 
 		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		rollOutRevision(ns, 2)
-		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r2"); return err }, wait).Should(Succeed())
+		waitForJob(ns, "jwt-smoke-r2")
 		finishJob(ns, "jwt-smoke-r2", false)
 		expectStalled(rs, rotationv1alpha1.ReasonHalted, "set onFailure: Rollback to roll back")
 		Expect(getRS(rs).Status.Pending.Step).To(Equal(rotationv1alpha1.StepHalted))
@@ -291,14 +302,14 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		rs := jwtWithRollout(ns, testgen.WithValidation("", "15m", "smoke"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		rollOutRevision(ns, 1)
-		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r1"); return err }, wait).Should(Succeed())
+		waitForJob(ns, "jwt-smoke-r1")
 		finishJob(ns, "jwt-smoke-r1", false)
 		expectStalled(rs, rotationv1alpha1.ReasonHalted, "there is no earlier value to roll back to")
 		Expect(getRS(rs).Status.Pending.Step).To(Equal(rotationv1alpha1.StepHalted))
 
 		annotate(rs, rotationv1alpha1.RotateAnnotation, "start-over")
 		rollOutRevision(ns, 2)
-		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r2"); return err }, wait).Should(Succeed())
+		waitForJob(ns, "jwt-smoke-r2")
 		finishJob(ns, "jwt-smoke-r2", true)
 		got := waitForRevision(rs, 2)
 		Expect(got.Status.History[1]).To(And(HaveField("Revision", BeEquivalentTo(1)), HaveField("Outcome", rotationv1alpha1.OutcomeHalted)))
@@ -308,7 +319,7 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		rs := jwtWithRollout(ns, testgen.WithValidation("", "15m", "smoke"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		rollOutRevision(ns, 1)
-		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r1"); return err }, wait).Should(Succeed())
+		waitForJob(ns, "jwt-smoke-r1")
 		update(rs, func(live *rotationv1alpha1.RotatedSecret) { live.Spec.Validation = nil })
 		waitForRevision(rs, 1)
 	})
@@ -317,12 +328,10 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		rs := jwtWithRollout(ns, testgen.WithValidation("", "5m", "smoke"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		rollOutRevision(ns, 1)
-		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r1"); return err }, wait).Should(Succeed())
-		finishJob(ns, "jwt-smoke-r1", true)
-		waitForRevision(rs, 1)
+		passValidation(rs, 1)
 		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		rollOutRevision(ns, 2)
-		Eventually(func() error { _, err := getJob(ns, "jwt-smoke-r2"); return err }, wait).Should(Succeed())
+		waitForJob(ns, "jwt-smoke-r2")
 		clock.Step(6 * time.Minute)
 		poke(rs)
 		rollOutRevision(ns, 1)
