@@ -344,3 +344,17 @@ func getJob(ns, name string) (*batchv1.Job, error) {
 	err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)
 	return &j, err
 }
+
+var _ = Describe("A Job of someone else's under a validation Job's name", func() {
+	It("fails the validation instead of adopting or waiting on it", func() {
+		ns := backendWithOperator()
+		foreign := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jwt-smoke-r1"}}
+		tpl := testgen.JobTemplate(nil)
+		foreign.Spec = tpl.Spec
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+		rs := jwtWithRollout(ns, testgen.WithValidation("", "15m", "smoke"))
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		rollOutRevision(ns, 1)
+		expectStalled(rs, rotationv1alpha1.ReasonHalted, "Job jwt-smoke-r1 exists and does not belong to this RotatedSecret")
+	})
+})

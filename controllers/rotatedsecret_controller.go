@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -263,10 +264,17 @@ func notWrittenByOperator() predicate.Predicate {
 }
 
 // CacheOptions limits the manager's Secret cache to the Secrets the operator writes (labelled
-// rotation.tribi.io/managed=true): it never holds, or needs RBAC to list, any other Secret's value.
+// rotation.tribi.io/managed=true): it never holds, or needs RBAC to list, any other Secret's value. The Job cache
+// holds only the operator's validation Jobs.
 func CacheOptions() cache.Options {
+	ownJobs, err := labels.NewRequirement(rotationv1alpha1.RotatedSecretLabel, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant key: cannot fail
+	}
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{rotationv1alpha1.ManagedLabel: "true"})},
+		// Only the validation Jobs the operator created (they carry the label), not every Job of the cluster.
+		&batchv1.Job{}: {Label: labels.NewSelector().Add(*ownJobs)},
 	}}
 }
 

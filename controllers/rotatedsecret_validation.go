@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -60,7 +61,9 @@ func (r *RotatedSecretReconciler) validatePhase(ctx context.Context, s *scope) (
 		var job batchv1.Job
 		err := r.Get(ctx, client.ObjectKey{Namespace: s.rs.Namespace, Name: js.JobName}, &job)
 		if apierrors.IsNotFound(err) {
-			if err := r.createJob(ctx, s, j, js.JobName, p.Revision); err != nil {
+			if err := r.createJob(ctx, s, j, js.JobName, p.Revision); errors.Is(err, errForeignJob) {
+				return r.foreignJob(ctx, s, js.JobName)
+			} else if err != nil {
 				return r.jobFailed(ctx, s, err)
 			}
 			running++
@@ -70,8 +73,7 @@ func (r *RotatedSecretReconciler) validatePhase(ctx context.Context, s *scope) (
 			return false, err
 		}
 		if !metav1.IsControlledBy(&job, s.rs) {
-			return r.failRotation(ctx, s, rotationv1alpha1.ReasonValidationFailed,
-				fmt.Sprintf("Job %s exists and does not belong to this RotatedSecret", js.JobName))
+			return r.foreignJob(ctx, s, js.JobName)
 		}
 		js.Result = jobResult(&job)
 		switch js.Result {
@@ -103,6 +105,15 @@ func (r *RotatedSecretReconciler) validatePhase(ctx context.Context, s *scope) (
 	return true, r.persist(ctx, s)
 }
 
+// errForeignJob: a Job with the validation Job's name exists and is not this RotatedSecret's.
+var errForeignJob = errors.New("job exists and belongs to someone else")
+
+// foreignJob fails the rotation: the operator never adopts or waits on someone else's Job.
+func (r *RotatedSecretReconciler) foreignJob(ctx context.Context, s *scope, name string) (bool, error) {
+	return r.failRotation(ctx, s, rotationv1alpha1.ReasonValidationFailed,
+		fmt.Sprintf("Job %s exists and does not belong to this RotatedSecret", name))
+}
+
 // jobFailed handles a Job that could not be created: a template the API server refuses fails the rotation,
 // anything else is retried.
 func (r *RotatedSecretReconciler) jobFailed(ctx context.Context, s *scope, err error) (bool, error) {
@@ -120,10 +131,16 @@ func (r *RotatedSecretReconciler) createJob(ctx context.Context, s *scope, j rot
 	}
 	ctrl.LoggerFrom(ctx).Info("Creating validation Job", "job", name, "revision", rev)
 	if err := r.Create(ctx, job, client.FieldOwner(FieldOwner)); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return nil // the cache has not seen our own earlier create; the next pass reads it
+		if !apierrors.IsAlreadyExists(err) {
+			return err
 		}
-		return err
+		// Our own earlier create that the cache has not seen yet, or someone else's Job (the cache holds only
+		// labelled Jobs): only the API server can tell.
+		var other batchv1.Job
+		if getErr := r.APIReader.Get(ctx, client.ObjectKeyFromObject(job), &other); getErr == nil && !metav1.IsControlledBy(&other, s.rs) {
+			return errForeignJob
+		}
+		return nil
 	}
 	if r.stopAt(StepHookJobCreated) {
 		return errStopped
