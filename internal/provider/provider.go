@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
@@ -81,6 +82,13 @@ type Provider interface {
 	// revoking what is gone (404) succeeds. A provider that cannot revoke by itself returns a
 	// *HumanRevocationError, and is asked again later until it returns nil (the credential no longer works).
 	Revoke(ctx context.Context, req Request, old Result) error
+	// Outputs lists, sorted, the output names Generate returns for spec. The reconciler checks every target
+	// against it before any vendor call: a credential minted for an output nobody can write would be lost.
+	Outputs(spec rotationv1alpha1.ProviderSpec) []string
+	// Revocable reports whether the credential of revision rev must be revoked (or tracked for a person) once it
+	// leaves service. Revision 0 is whatever was in service before the operator's first rotation. A provider
+	// whose values exist nowhere but in the targets (random) answers false, and nothing is queued.
+	Revocable(spec rotationv1alpha1.ProviderSpec, rev int64) bool
 }
 
 // Provider kinds: the field names of the provider blocks in spec.provider.
@@ -139,6 +147,44 @@ func Permanent(err error) error { return &PermanentError{Err: err} }
 func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p)
+}
+
+// IncompleteError means a non-repeatable call was carried out by the vendor (it answered 2xx) but its result
+// could not be read as promised: a credential may exist that nobody recorded. The reconciler keeps the
+// create-pending marker and stalls with GenerateIncomplete instead of calling again.
+type IncompleteError struct{ Err error }
+
+func (e *IncompleteError) Error() string { return e.Err.Error() }
+func (e *IncompleteError) Unwrap() error { return e.Err }
+
+// Incomplete wraps err as an IncompleteError.
+func Incomplete(err error) error { return &IncompleteError{Err: err} }
+
+// Ambiguous reports whether a failed non-repeatable call may still have been carried out by the vendor: its
+// result was unreadable (IncompleteError), or the call timed out or was cancelled after it may have been sent.
+func Ambiguous(err error) bool {
+	var inc *IncompleteError
+	var netErr net.Error
+	return errors.As(err, &inc) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		(errors.As(err, &netErr) && netErr.Timeout())
+}
+
+// TransientError marks a failure of a repeatable call (Verify, Revoke) that the same call may not meet later (a
+// vendor 5xx or 429, a timeout). A Verify answered with one keeps the candidate: it is verified again after the
+// backoff, never revoked and minted anew.
+type TransientError struct{ Err error }
+
+func (e *TransientError) Error() string { return e.Err.Error() }
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// Transient wraps err as a TransientError.
+func Transient(err error) error { return &TransientError{Err: err} }
+
+// IsTransient reports whether err is or wraps a TransientError, or is a timeout of the call.
+func IsTransient(err error) bool {
+	var t *TransientError
+	var netErr net.Error
+	return errors.As(err, &t) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 }
 
 // CredentialError means the operator's own credential is missing or refused (401/403). It is permanent: the

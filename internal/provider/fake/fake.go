@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/provider"
 )
 
@@ -15,6 +16,10 @@ type Provider struct {
 	GenerateFunc func(ctx context.Context, req provider.Request) (provider.Result, error)
 	VerifyFunc   func(ctx context.Context, req provider.Request, candidate provider.Result) error
 	RevokeFunc   func(ctx context.Context, req provider.Request, old provider.Result) error
+	// OutputsFunc declares the outputs; default ["value"].
+	OutputsFunc func(spec rotationv1alpha1.ProviderSpec) []string
+	// RevocableFunc says which revisions are revoked; default none (like the random provider it stands in for).
+	RevocableFunc func(spec rotationv1alpha1.ProviderSpec, rev int64) bool
 
 	mu    sync.Mutex
 	calls map[string]int
@@ -63,4 +68,17 @@ func (p *Provider) Revoke(ctx context.Context, req provider.Request, old provide
 		return p.RevokeFunc(ctx, req, old)
 	}
 	return nil
+}
+
+// Outputs implements provider.Provider.
+func (p *Provider) Outputs(spec rotationv1alpha1.ProviderSpec) []string {
+	if p.OutputsFunc != nil {
+		return p.OutputsFunc(spec)
+	}
+	return []string{provider.DefaultOutput}
+}
+
+// Revocable implements provider.Provider.
+func (p *Provider) Revocable(spec rotationv1alpha1.ProviderSpec, rev int64) bool {
+	return p.RevocableFunc != nil && p.RevocableFunc(spec, rev)
 }

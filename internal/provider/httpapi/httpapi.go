@@ -9,6 +9,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -132,4 +133,23 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+// Outputs implements provider.Provider: the names of spec.provider.http.outputs, sorted.
+func (p *Provider) Outputs(spec rotationv1alpha1.ProviderSpec) []string {
+	if spec.HTTP == nil {
+		return nil
+	}
+	names := make([]string, 0, len(spec.HTTP.Outputs))
+	for name := range spec.HTTP.Outputs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Revocable implements provider.Provider: only with a revoke call, and only for credentials the operator issued
+// (the one in service before its first rotation has no recorded id).
+func (p *Provider) Revocable(spec rotationv1alpha1.ProviderSpec, rev int64) bool {
+	return spec.HTTP != nil && spec.HTTP.Revoke != nil && rev > 0
 }

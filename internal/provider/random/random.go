@@ -144,3 +144,11 @@ func (p *Provider) Verify(_ context.Context, req provider.Request, candidate pro
 
 // Revoke does nothing: a random value is not registered anywhere.
 func (p *Provider) Revoke(context.Context, provider.Request, provider.Result) error { return nil }
+
+// Outputs implements provider.Provider: the random provider has one output.
+func (p *Provider) Outputs(rotationv1alpha1.ProviderSpec) []string {
+	return []string{provider.DefaultOutput}
+}
+
+// Revocable implements provider.Provider: a random value is registered nowhere, so nothing is ever revoked.
+func (p *Provider) Revocable(rotationv1alpha1.ProviderSpec, int64) bool { return false }

@@ -221,3 +221,12 @@ func (k *SecretKey) Revoke(ctx context.Context, req provider.Request, old provid
 	}
 	return provider.Permanent(e)
 }
+
+// Outputs implements provider.Provider: the staged key.
+func (k *SecretKey) Outputs(rotationv1alpha1.ProviderSpec) []string {
+	return []string{provider.DefaultOutput}
+}
+
+// Revocable implements provider.Provider: a key the operator promoted is tracked until a person has revoked it;
+// the key in service before the first rotation is unknown to it.
+func (k *SecretKey) Revocable(_ rotationv1alpha1.ProviderSpec, rev int64) bool { return rev > 0 }

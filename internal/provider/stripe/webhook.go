@@ -322,3 +322,12 @@ func (s *session) preOperator(ctx context.Context, req provider.Request) (string
 	return "", provider.Permanent(fmt.Errorf("%d webhook endpoints with URL %s predate the operator (%s): delete the old one in the Dashboard",
 		len(matches), s.spec.URL, ids(matches)))
 }
+
+// Outputs implements provider.Provider: the signing secret and the id of the endpoint it belongs to.
+func (w *Webhook) Outputs(rotationv1alpha1.ProviderSpec) []string {
+	return []string{OutputEndpointID, provider.DefaultOutput}
+}
+
+// Revocable implements provider.Provider: every endpoint that leaves service is deleted, including the one in
+// service before the operator took over (revision 0, found by spec.endpointID or spec.url).
+func (w *Webhook) Revocable(rotationv1alpha1.ProviderSpec, int64) bool { return true }
