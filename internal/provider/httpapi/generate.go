@@ -22,31 +22,21 @@ type state struct {
 
 // Generate issues a credential: one call to spec.generate with the operator's credential, after the create-pending
 // guard is recorded. The outputs are read from the JSON response with spec.outputs; the id (spec.id) goes into
-// Result.State as {"id": "..."}. Everything that can fail on configuration is checked before the guard, so a bad
-// spec never leaves a pending marker behind.
+// Result.State as {"id": "..."}. Everything that can fail on configuration (the whole spec, revoke's templates
+// included, through CheckSpec) is checked before the guard, so a bad spec never leaves a pending marker behind.
 func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider.Result, error) {
-	spec, err := httpSpec(req)
+	spec, c, err := httpSpec(req)
 	if err != nil {
 		return provider.Result{}, err
 	}
-	data := templateData(req)
-	rawURL, err := render("spec.provider.http.generate.url", string(spec.Generate.URL), data)
+	values := requestValues(req)
+	rawURL, err := c.generateURL.render(values, escapePath, MaxURLBytes)
 	if err != nil {
 		return provider.Result{}, err
 	}
-	body, err := render("spec.provider.http.generate.body", spec.Generate.Body, data)
+	body, err := c.generateBody.render(values, escapeJSON, MaxBodyBytes)
 	if err != nil {
 		return provider.Result{}, err
-	}
-	outputs, err := compileOutputs(spec.Outputs)
-	if err != nil {
-		return provider.Result{}, err
-	}
-	var id *output
-	if spec.ID != "" {
-		if id, err = compile("spec.provider.http.id", spec.ID); err != nil {
-			return provider.Result{}, err
-		}
 	}
 	if req.Credentials == nil {
 		return provider.Result{}, provider.Permanent(errors.New("no credentials reader in the request"))
@@ -58,7 +48,7 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 	if len(bytes.TrimSpace(secret)) == 0 {
 		return provider.Result{}, &provider.CredentialError{Ref: spec.Auth.SecretRef, Err: errors.New("the key is empty")}
 	}
-	header, value, err := authHeader(spec.Auth, secret)
+	value, err := c.authHeaderValue(secret)
 	if err != nil {
 		return provider.Result{}, err
 	}
@@ -66,7 +56,7 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 	if method == "" {
 		method = DefaultGenerateMethod
 	}
-	r, err := newRequest(ctx, "spec.provider.http.generate.url", method, rawURL, body, header, value)
+	r, err := newRequest(ctx, "spec.provider.http.generate.url", method, rawURL, body, c.authHeader, value)
 	if err != nil {
 		return provider.Result{}, err
 	}
@@ -81,11 +71,14 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 	if err != nil {
 		return provider.Result{}, fmt.Errorf("generate: %w", err)
 	}
-	if resp.status < 200 || resp.status > 299 {
+	if !success(resp.status) {
 		return provider.Result{}, statusError("generate", resp, spec.Auth.SecretRef, secret)
 	}
-	return p.result(resp, outputs, id)
+	return p.result(resp, c.outputs, c.id)
 }
+
+// success reports whether status is 2xx.
+func success(status int) bool { return status >= 200 && status <= 299 }
 
 // result reads the outputs and the id from a successful generate response. Every failure is permanent: the key
 // may exist at the vendor already, and the guard keeps the revision from being generated again.
@@ -126,7 +119,7 @@ func (p *Provider) result(resp response, outputs []*output, id *output) (provide
 type output struct {
 	// name of the output ("value"); empty for the id.
 	name string
-	// field names the spec field in errors, e.g. `output "value"`.
+	// field names the spec field in errors, e.g. spec.provider.http.outputs["value"].
 	field string
 	// expr is the expression as written in the spec.
 	expr string
@@ -140,7 +133,7 @@ func compileOutputs(exprs map[string]string) ([]*output, error) {
 	}
 	out := make([]*output, 0, len(exprs))
 	for name, expr := range exprs {
-		o, err := compile(fmt.Sprintf("output %q", name), expr)
+		o, err := compilePath(fmt.Sprintf("spec.provider.http.outputs[%q]", name), expr)
 		if err != nil {
 			return nil, err
 		}
@@ -151,9 +144,9 @@ func compileOutputs(exprs map[string]string) ([]*output, error) {
 	return out, nil
 }
 
-// compile parses a JSONPath template such as "{.api_key}". Like kubectl, it accepts a bare ".api_key" too: without
-// braces the parser would take the expression for literal text and "extract" the expression itself.
-func compile(field, expr string) (*output, error) {
+// compilePath parses a JSONPath template such as "{.api_key}". Like kubectl, it accepts a bare ".api_key" too:
+// without braces the parser would take the expression for literal text and "extract" the expression itself.
+func compilePath(field, expr string) (*output, error) {
 	text := strings.TrimSpace(expr)
 	if !strings.Contains(text, "{") {
 		text = "{" + text + "}"

@@ -265,9 +265,9 @@ func TestGenerateOutputs(t *testing.T) {
 			want: provider.Values{"value": []byte("cy_live_feedface"), "n": []byte("12345678901234567890"), "r": []byte("1000000"), "b": []byte("true")}},
 		{name: "kubectl style without braces", outputs: map[string]string{"value": ".data.key"},
 			want: provider.Values{"value": []byte("nested")}},
-		{name: "absent", outputs: map[string]string{"value": "{.api_key}", "partner_id": "{.partner}"}, missing: `output "partner_id"`},
-		{name: "empty", outputs: map[string]string{"value": "{.empty}"}, missing: `output "value"`},
-		{name: "null", outputs: map[string]string{"value": "{.none}"}, missing: `output "value"`},
+		{name: "absent", outputs: map[string]string{"value": "{.api_key}", "partner_id": "{.partner}"}, missing: `outputs["partner_id"]`},
+		{name: "empty", outputs: map[string]string{"value": "{.empty}"}, missing: `outputs["value"]`},
+		{name: "null", outputs: map[string]string{"value": "{.none}"}, missing: `outputs["value"]`},
 		{name: "id absent", outputs: map[string]string{"value": "{.api_key}"}, id: "{.key_id}", missing: "the id ({.key_id})"},
 	}
 	for _, c := range cases {

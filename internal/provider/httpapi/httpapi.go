@@ -4,14 +4,15 @@
 //
 // Nothing this package returns carries a credential, a generated value or a response body: errors name the call,
 // the status code and at most a short, sanitised vendor error code.
+
 package httpapi
 
 import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
@@ -57,69 +58,42 @@ func New(opts Options) *Provider {
 	// A redirect would send the auth header (a custom one survives cross-host redirects) somewhere the spec does
 	// not name, and a POST that becomes a GET would not mint anything: the 3xx is returned as it is instead.
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	maxBytes := opts.MaxResponseBytes
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxResponseBytes
+	p := &Provider{client: &c, maxBytes: opts.MaxResponseBytes}
+	if p.maxBytes <= 0 {
+		p.maxBytes = DefaultMaxResponseBytes
 	}
-	return &Provider{client: &c, maxBytes: maxBytes}
+	return p
 }
 
-// httpSpec returns the http block of the provider spec.
-func httpSpec(req provider.Request) (*rotationv1alpha1.HTTPProvider, error) {
-	if req.Spec.HTTP == nil {
-		return nil, provider.Permanent(fmt.Errorf("spec.provider.http is not set"))
-	}
-	return req.Spec.HTTP, nil
-}
-
-// templateData is what the URL and body templates see: {{ .Revision }}, {{ .Name }}, {{ .Namespace }}, and in
-// revoke {{ .ID }}. A key that is not there ({{ .ID }} in generate) is an error, not an empty string.
-func templateData(req provider.Request) map[string]any {
-	return map[string]any{"Revision": req.Revision, "Name": req.Name, "Namespace": req.Namespace}
-}
-
-// render executes the Go template text; field names the spec field in errors. The data it sees carries no secret,
-// so its errors may be shown.
-func render(field, text string, data map[string]any) (string, error) {
-	t, err := template.New(field).Option("missingkey=error").Parse(text)
+// httpSpec returns the http block of the provider spec, compiled.
+func httpSpec(req provider.Request) (*rotationv1alpha1.HTTPProvider, *compiled, error) {
+	c, err := compile(req.Spec.HTTP)
 	if err != nil {
-		return "", provider.Permanent(fmt.Errorf("%s is not a valid template: %w", field, err))
+		return nil, nil, err
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
-		return "", provider.Permanent(fmt.Errorf("rendering %s: %w", field, err))
-	}
-	return b.String(), nil
+	return req.Spec.HTTP, c, nil
 }
 
-// authHeader renders the auth header for secret (the operator's credential, or a candidate in verify). Surrounding
-// whitespace is dropped first: a Secret written with `echo` ends in a newline, which no header can carry. Execution
-// errors are not wrapped: the data they could quote is the secret.
-func authHeader(auth rotationv1alpha1.HTTPAuth, secret []byte) (name, value string, err error) {
-	name, text := auth.Header, auth.ValueTemplate
-	if name == "" {
-		name = DefaultAuthHeader
-	}
-	if text == "" {
-		text = DefaultAuthTemplate
-	}
-	if !validHeaderName(name) {
-		return "", "", provider.Permanent(fmt.Errorf("spec.provider.http.auth.header %q is not a valid header name", name))
-	}
-	t, err := template.New("auth").Option("missingkey=error").Parse(text)
+// requestValues are what URL and body templates see: {{ .Revision }}, {{ .Name }}, {{ .Namespace }}. Revoke adds
+// {{ .ID }}.
+func requestValues(req provider.Request) map[string]string {
+	return map[string]string{phRevision: strconv.FormatInt(req.Revision, 10), phName: req.Name, phNamespace: req.Namespace}
+}
+
+// authHeaderValue renders the auth header value for secret (the operator's credential, or a candidate in verify).
+// Surrounding whitespace is dropped first: a Secret written with `echo` ends in a newline, which no header can
+// carry. No error quotes the rendered value: it holds the secret.
+func (c *compiled) authHeaderValue(secret []byte) (string, error) {
+	value, err := c.authValue.render(map[string]string{phSecret: strings.TrimSpace(string(secret))}, asIs, MaxHeaderValueBytes)
 	if err != nil {
-		return "", "", provider.Permanent(fmt.Errorf("spec.provider.http.auth.valueTemplate is not a valid template: %w", err))
+		return "", err
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, map[string]any{"Secret": strings.TrimSpace(string(secret))}); err != nil {
-		return "", "", provider.Permanent(fmt.Errorf("spec.provider.http.auth.valueTemplate could not be rendered"))
-	}
-	for _, c := range b.String() {
-		if c < 0x20 && c != '\t' || c == 0x7f {
-			return "", "", provider.Permanent(fmt.Errorf("the rendered %s header contains a control character", name))
+	for _, r := range value {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return "", provider.Permanent(fmt.Errorf("the rendered %s header contains a control character", c.authHeader))
 		}
 	}
-	return name, b.String(), nil
+	return value, nil
 }
 
 // validHeaderName reports whether s is an HTTP token (RFC 9110).

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/tribi/secret-rotator/internal/provider"
 )
@@ -21,7 +20,7 @@ import (
 // In the URL {{ .ID }} is percent-encoded (everything but letters, digits and -._~), in the body JSON-string
 // escaped, so an odd id can neither reach another path nor break the body.
 func (p *Provider) Revoke(ctx context.Context, req provider.Request, old provider.Result) error {
-	spec, err := httpSpec(req)
+	spec, c, err := httpSpec(req)
 	if err != nil || spec.Revoke == nil {
 		return err
 	}
@@ -35,18 +34,13 @@ func (p *Provider) Revoke(ctx context.Context, req provider.Request, old provide
 	if st.ID == "" {
 		return nil
 	}
-	data := templateData(req)
-	data["ID"] = escapePath(st.ID)
-	rawURL, err := render("spec.provider.http.revoke.url", string(spec.Revoke.URL), data)
+	values := requestValues(req)
+	values[phID] = st.ID
+	rawURL, err := c.revokeURL.render(values, escapePath, MaxURLBytes)
 	if err != nil {
 		return err
 	}
-	quoted, err := json.Marshal(st.ID)
-	if err != nil {
-		return err
-	}
-	data["ID"] = string(quoted[1 : len(quoted)-1])
-	body, err := render("spec.provider.http.revoke.body", spec.Revoke.Body, data)
+	body, err := c.revokeBody.render(values, escapeJSON, MaxBodyBytes)
 	if err != nil {
 		return err
 	}
@@ -60,7 +54,7 @@ func (p *Provider) Revoke(ctx context.Context, req provider.Request, old provide
 	if len(bytes.TrimSpace(secret)) == 0 {
 		return &provider.CredentialError{Ref: spec.Auth.SecretRef, Err: errors.New("the key is empty")}
 	}
-	header, value, err := authHeader(spec.Auth, secret)
+	value, err := c.authHeaderValue(secret)
 	if err != nil {
 		return err
 	}
@@ -68,32 +62,17 @@ func (p *Provider) Revoke(ctx context.Context, req provider.Request, old provide
 	if method == "" {
 		method = DefaultRevokeMethod
 	}
-	r, err := newRequest(ctx, "spec.provider.http.revoke.url", method, rawURL, body, header, value)
+	r, err := newRequest(ctx, "spec.provider.http.revoke.url", method, rawURL, body, c.authHeader, value)
 	if err != nil {
 		return err
 	}
+	call := fmt.Sprintf("revoke of revision %d", req.Revision)
 	resp, err := p.do(r)
 	if err != nil {
-		return fmt.Errorf("revoke: %w", err)
+		return fmt.Errorf("%s: %w", call, err)
 	}
-	switch {
-	case resp.status >= 200 && resp.status <= 299, resp.status == http.StatusNotFound, resp.status == http.StatusGone:
+	if success(resp.status) || resp.status == http.StatusNotFound || resp.status == http.StatusGone {
 		return nil
 	}
-	return statusError(fmt.Sprintf("revoke of revision %d", req.Revision), resp, spec.Auth.SecretRef, secret)
-}
-
-// escapePath percent-encodes everything but the unreserved characters of RFC 3986, which is safe in a path
-// segment and in a query value alike.
-func escapePath(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
+	return statusError(call, resp, spec.Auth.SecretRef, secret)
 }

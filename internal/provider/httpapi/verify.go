@@ -13,7 +13,7 @@ import (
 // An unexpected status is permanent, except 5xx and 429, which say nothing about the candidate and are retryable,
 // as are transport failures. Only the status code (and a sanitised vendor code) is reported, never the body.
 func (p *Provider) Verify(ctx context.Context, req provider.Request, candidate provider.Result) error {
-	spec, err := httpSpec(req)
+	spec, c, err := httpSpec(req)
 	if err != nil || spec.Verify == nil {
 		return err
 	}
@@ -27,11 +27,11 @@ func (p *Provider) Verify(ctx context.Context, req provider.Request, candidate p
 		return provider.Permanent(fmt.Errorf(
 			"verify: the candidate has no output %q to authenticate with (spec.provider.http.verify.authWith)", authWith))
 	}
-	rawURL, err := render("spec.provider.http.verify.url", string(v.URL), templateData(req))
+	rawURL, err := c.verifyURL.render(requestValues(req), escapePath, MaxURLBytes)
 	if err != nil {
 		return err
 	}
-	header, value, err := authHeader(spec.Auth, secret)
+	value, err := c.authHeaderValue(secret)
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (p *Provider) Verify(ctx context.Context, req provider.Request, candidate p
 	if method == "" {
 		method = DefaultVerifyMethod
 	}
-	r, err := newRequest(ctx, "spec.provider.http.verify.url", method, rawURL, "", header, value)
+	r, err := newRequest(ctx, "spec.provider.http.verify.url", method, rawURL, "", c.authHeader, value)
 	if err != nil {
 		return err
 	}
