@@ -13,9 +13,6 @@ import (
 	"github.com/tribi/secret-rotator/internal/provider"
 )
 
-// maxCodeLen caps the vendor error code quoted in an error.
-const maxCodeLen = 100
-
 // response is a vendor's answer: its status and at most MaxResponseBytes of its body.
 type response struct {
 	status int
@@ -87,9 +84,9 @@ func retryable(status int) bool { return status >= 500 || status == http.StatusT
 
 // statusError turns an unwanted answer to a call made with the operator's credential (ref) into an error: 401 and
 // 403 are a CredentialError, 5xx and 429 retryable, anything else permanent (a 3xx included: redirects are not
-// followed). secret is the credential sent, so a vendor code that echoes it is left out.
-func statusError(call string, resp response, ref rotationv1alpha1.SecretKeyRef, secret []byte) error {
-	err := fmt.Errorf("%s: the vendor answered %d%s", call, resp.status, vendorCode(resp, secret))
+// followed). Nothing of the body is quoted but an allow-listed vendor code.
+func statusError(call string, resp response, ref rotationv1alpha1.SecretKeyRef) error {
+	err := fmt.Errorf("%s: the vendor answered %d%s", call, resp.status, vendorCode(resp))
 	switch {
 	case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden:
 		return &provider.CredentialError{Ref: ref, Err: err}
@@ -97,42 +94,4 @@ func statusError(call string, resp response, ref rotationv1alpha1.SecretKeyRef, 
 		return err
 	}
 	return provider.Permanent(err)
-}
-
-// vendorCode returns ` (vendor code "...")` when the body is a JSON object with a string "error" or "code" field
-// (or "error": {"code": ...}), sanitised and cut to maxCodeLen; else "". A code that contains the secret is dropped.
-func vendorCode(resp response, secret []byte) string {
-	var doc map[string]any
-	if resp.tooLarge || json.Unmarshal(resp.body, &doc) != nil {
-		return ""
-	}
-	code, ok := doc["error"].(string)
-	if !ok {
-		code, ok = doc["code"].(string)
-	}
-	if nested, isObj := doc["error"].(map[string]any); !ok && isObj {
-		code, ok = nested["code"].(string)
-	}
-	if !ok {
-		return ""
-	}
-	// Compared before cutting, so a secret at the cut is not half quoted.
-	code = sanitise(code)
-	if s := sanitise(strings.TrimSpace(string(secret))); code == "" || s != "" && strings.Contains(code, s) {
-		return ""
-	}
-	if len(code) > maxCodeLen {
-		code = code[:maxCodeLen]
-	}
-	return fmt.Sprintf(" (vendor code %q)", code)
-}
-
-// sanitise keeps letters, digits, space and _.:/- and turns anything else into '_'.
-func sanitise(s string) string {
-	return strings.Map(func(c rune) rune {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(" _.:/-", c) {
-			return c
-		}
-		return '_'
-	}, s)
 }

@@ -72,7 +72,7 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 		return provider.Result{}, fmt.Errorf("generate: %w", err)
 	}
 	if !success(resp.status) {
-		return provider.Result{}, statusError("generate", resp, spec.Auth.SecretRef, secret)
+		return provider.Result{}, statusError("generate", resp, spec.Auth.SecretRef)
 	}
 	return p.result(resp, c.outputs, c.id)
 }

@@ -2,8 +2,8 @@
 // vendor's API, checks it with another and revokes it with a third, as spec.provider.http describes. It serves
 // ConnectedYou today and any vendor with a similar key API tomorrow.
 //
-// Nothing this package returns carries a credential, a generated value or a response body: errors name the call,
-// the status code and at most a short, sanitised vendor error code.
+// Nothing this package returns carries a credential, a generated value or any part of a response body: errors
+// name the call, the status code and at most a vendor error code from a fixed allow-list (see vendorCodes).
 
 package httpapi
 

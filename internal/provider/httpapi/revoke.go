@@ -74,5 +74,5 @@ func (p *Provider) Revoke(ctx context.Context, req provider.Request, old provide
 	if success(resp.status) || resp.status == http.StatusNotFound || resp.status == http.StatusGone {
 		return nil
 	}
-	return statusError(call, resp, spec.Auth.SecretRef, secret)
+	return statusError(call, resp, spec.Auth.SecretRef)
 }

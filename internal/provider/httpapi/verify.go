@@ -11,7 +11,7 @@ import (
 // Verify calls spec.verify with the candidate's own credential (the output named by authWith, default "value", in
 // the auth header) and expects one of expectStatus (default [200]). Without spec.verify it accepts the candidate.
 // An unexpected status is permanent, except 5xx and 429, which say nothing about the candidate and are retryable,
-// as are transport failures. Only the status code (and a sanitised vendor code) is reported, never the body.
+// as are transport failures. Only the status code and an allow-listed vendor code are reported, never the body.
 func (p *Provider) Verify(ctx context.Context, req provider.Request, candidate provider.Result) error {
 	spec, c, err := httpSpec(req)
 	if err != nil || spec.Verify == nil {
@@ -54,7 +54,7 @@ func (p *Provider) Verify(ctx context.Context, req provider.Request, candidate p
 	if slices.Contains(expect, int32(resp.status)) {
 		return nil
 	}
-	err = fmt.Errorf("verification with the new credential returned %d%s", resp.status, vendorCode(resp, secret))
+	err = fmt.Errorf("verify: verification with the new credential returned %d%s", resp.status, vendorCode(resp))
 	if retryable(resp.status) {
 		return err
 	}
