@@ -3,11 +3,14 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/provider"
@@ -15,10 +18,13 @@ import (
 
 // response is a vendor's answer: its status and at most MaxResponseBytes of its body.
 type response struct {
+	// status is 0 when no answer arrived.
 	status int
 	body   []byte
 	// tooLarge means the body was longer than MaxResponseBytes; body is then empty.
 	tooLarge bool
+	// sent means the whole request was written before the call failed: the vendor may have acted on it.
+	sent bool
 }
 
 // checkURL enforces the CRD's URL rule after templating: https, or http to a loopback name (tests).
@@ -41,7 +47,8 @@ func checkURL(field, raw string) error {
 		field, u.Scheme, u.Host))
 }
 
-// newRequest builds a call to the vendor; body is sent as application/json when it is not empty.
+// newRequest builds a call to the vendor; body is sent as application/json when it is not empty. It carries no
+// deadline yet: do gives each call its own.
 func newRequest(ctx context.Context, field, method, rawURL, body, header, value string) (*http.Request, error) {
 	if err := checkURL(field, rawURL); err != nil {
 		return nil, err
@@ -61,35 +68,55 @@ func newRequest(ctx context.Context, field, method, rawURL, body, header, value 
 	return r, nil
 }
 
-// do sends r and reads at most MaxResponseBytes of the answer. A transport failure (connection refused, timeout)
-// is retryable; the error names the method and URL, which come from the spec and carry no secret.
+// do sends r under the provider's per-call timeout and reads at most MaxResponseBytes of the answer. On a
+// transport failure (connection refused, timeout, connection lost) the response says whether the request had
+// been written in full and, when an answer arrived before the body could be read, its status. The error names the
+// method, scheme and host (not the path or query); it keeps context.DeadlineExceeded and net timeouts visible to
+// errors.Is and errors.As.
 func (p *Provider) do(r *http.Request) (response, error) {
-	resp, err := p.client.Do(r)
+	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
+	defer cancel()
+	// The transport reports the write from its own goroutine.
+	var sent atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) { sent.Store(info.Err == nil) }}
+	resp, err := p.client.Do(r.WithContext(httptrace.WithClientTrace(ctx, trace)))
+	out := response{sent: sent.Load()}
 	if err != nil {
-		return response{}, fmt.Errorf("calling the vendor: %w", err)
+		// The path and query may carry a credential id from the vendor; scheme and host are the spec's.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = (&url.URL{Scheme: r.URL.Scheme, Host: r.URL.Host, Path: "/..."}).String()
+		}
+		return out, fmt.Errorf("calling the vendor: %w", err)
 	}
 	defer func() { _ = resp.Body.Close() }()
+	out.status = resp.StatusCode
 	body, err := io.ReadAll(io.LimitReader(resp.Body, p.maxBytes+1))
 	if err != nil {
-		return response{}, fmt.Errorf("reading the vendor's %d response: %w", resp.StatusCode, err)
+		return out, fmt.Errorf("reading the vendor's %d response: %w", resp.StatusCode, err)
 	}
 	if int64(len(body)) > p.maxBytes {
-		return response{status: resp.StatusCode, tooLarge: true}, nil
+		out.tooLarge = true
+		return out, nil
 	}
-	return response{status: resp.StatusCode, body: body}, nil
+	out.body = body
+	return out, nil
 }
 
 // retryable reports whether a status is worth trying again later: the vendor failed or asked us to slow down.
 func retryable(status int) bool { return status >= 500 || status == http.StatusTooManyRequests }
 
 // statusError turns an unwanted answer to a call made with the operator's credential (ref) into an error: 401 and
-// 403 are a CredentialError, 5xx and 429 retryable, anything else permanent (a 3xx included: redirects are not
-// followed). Nothing of the body is quoted but an allow-listed vendor code.
-func statusError(call string, resp response, ref rotationv1alpha1.SecretKeyRef) error {
+// 403 are a CredentialError, anything but 5xx and 429 permanent (a 3xx included: redirects are not followed). 5xx
+// and 429 are a TransientError for a repeatable call (revoke), a plain error for generate: the vendor refused, so
+// nothing was minted and the call may be made again.
+func statusError(call string, resp response, ref rotationv1alpha1.SecretKeyRef, repeatable bool) error {
 	err := fmt.Errorf("%s: the vendor answered %d%s", call, resp.status, vendorCode(resp))
 	switch {
 	case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden:
 		return &provider.CredentialError{Ref: ref, Err: err}
+	case retryable(resp.status) && repeatable:
+		return provider.Transient(err)
 	case retryable(resp.status):
 		return err
 	}

@@ -68,11 +68,24 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 		return provider.Result{}, fmt.Errorf("recording the create-pending marker: %w", err)
 	}
 	resp, err := p.do(r)
-	if err != nil {
+	switch {
+	case err == nil:
+	case provider.Ambiguous(err):
+		// A timeout: the vendor may have minted. The context or net timeout error is kept as it is, so the
+		// reconciler keeps the marker.
+		return provider.Result{}, fmt.Errorf("generate: %w", err)
+	case success(resp.status):
+		return provider.Result{}, provider.Incomplete(fmt.Errorf(
+			"generate: the vendor answered %d but its response could not be read; a credential may have been issued: %w", resp.status, err))
+	case resp.sent:
+		return provider.Result{}, provider.Incomplete(fmt.Errorf(
+			"generate: the connection failed after the request was sent; a credential may have been issued: %w", err))
+	default:
+		// Refused or lost before the request was out: nothing can have been minted.
 		return provider.Result{}, fmt.Errorf("generate: %w", err)
 	}
 	if !success(resp.status) {
-		return provider.Result{}, statusError("generate", resp, spec.Auth.SecretRef)
+		return provider.Result{}, statusError("generate", resp, spec.Auth.SecretRef, false)
 	}
 	return p.result(resp, c.outputs, c.id)
 }
@@ -80,35 +93,42 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 // success reports whether status is 2xx.
 func success(status int) bool { return status >= 200 && status <= 299 }
 
-// result reads the outputs and the id from a successful generate response. Every failure is permanent: the key
-// may exist at the vendor already, and the guard keeps the revision from being generated again.
+// result reads the outputs and the id from a successful generate response. Every failure is an IncompleteError:
+// the vendor said it issued a credential, which nobody recorded, and the guard keeps the revision from being
+// generated again. No error quotes the response.
 func (p *Provider) result(resp response, outputs []*output, id *output) (provider.Result, error) {
 	if resp.tooLarge {
-		return provider.Result{}, provider.Permanent(fmt.Errorf("generate: the vendor's response is larger than %d bytes", p.maxBytes))
+		return provider.Result{}, provider.Incomplete(fmt.Errorf(
+			"generate: the vendor's %d response is larger than %d bytes; a credential may have been issued", resp.status, p.maxBytes))
 	}
 	dec := json.NewDecoder(bytes.NewReader(resp.body))
 	dec.UseNumber() // numbers keep the vendor's spelling: 4711, not 4711.0 or 1e+06
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return provider.Result{}, provider.Permanent(fmt.Errorf("generate: the vendor's %d response is not JSON", resp.status))
+		// The decoder's error can quote a character of the body: it is dropped.
+		return provider.Result{}, provider.Incomplete(fmt.Errorf(
+			"generate: the vendor's %d response is not JSON; a credential may have been issued", resp.status))
 	}
 	res := provider.Result{Values: provider.Values{}}
 	for _, o := range outputs {
 		v, ok := o.extract(doc)
 		if !ok {
-			return provider.Result{}, provider.Permanent(fmt.Errorf("generate: %s (%s) is missing or empty in the vendor's response",
-				o.field, o.expr))
+			return provider.Result{}, provider.Incomplete(fmt.Errorf(
+				"generate: %s (%s) is missing or empty in the vendor's %d response; a credential may have been issued",
+				o.field, o.expr, resp.status))
 		}
 		res.Values[o.name] = []byte(v)
 	}
 	if id != nil {
 		v, ok := id.extract(doc)
 		if !ok {
-			return provider.Result{}, provider.Permanent(fmt.Errorf("generate: the id (%s) is missing or empty in the vendor's response", id.expr))
+			return provider.Result{}, provider.Incomplete(fmt.Errorf(
+				"generate: the id (%s) is missing or empty in the vendor's %d response; a credential may have been issued",
+				id.expr, resp.status))
 		}
 		st, err := json.Marshal(state{ID: v})
 		if err != nil {
-			return provider.Result{}, err
+			return provider.Result{}, provider.Incomplete(fmt.Errorf("generate: encoding the id: %w", err))
 		}
 		res.State = st
 	}

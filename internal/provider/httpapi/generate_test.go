@@ -195,7 +195,7 @@ func TestGenerateResponseLimit(t *testing.T) {
 	g.Expect(string(res.Values["value"])).To(Equal(key))
 
 	_, err = New(Options{MaxResponseBytes: int64(len(body) - 1)}).Generate(context.Background(), request(spec, 1, &guard{}))
-	g.Expect(kind(err)).To(Equal("permanent"))
+	g.Expect(kind(err)).To(Equal("incomplete"), "the vendor minted a key nobody could read")
 	g.Expect(err).To(MatchError(ContainSubstring("larger than")))
 	expectClean(g, err, key, body, adminToken)
 }
@@ -207,6 +207,7 @@ func TestGenerateTransportFailuresAreRetryable(t *testing.T) {
 	spec := specAt(gone.URL)
 	_, err := New(Options{}).Generate(context.Background(), request(spec, 1, &guard{}))
 	g.Expect(kind(err)).To(Equal("retryable"), "got %v", err)
+	g.Expect(provider.Ambiguous(err)).To(BeFalse(), "a refused connection minted nothing")
 	expectClean(g, err, adminToken)
 
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -221,6 +222,7 @@ func TestGenerateTransportFailuresAreRetryable(t *testing.T) {
 	p := New(Options{HTTPClient: &http.Client{Timeout: 100 * time.Millisecond}})
 	_, err = p.Generate(context.Background(), request(spec, 1, &guard{}))
 	g.Expect(kind(err)).To(Equal("retryable"), "got %v", err)
+	g.Expect(provider.Ambiguous(err)).To(BeTrue(), "a timed out generate may have minted")
 	expectClean(g, err, adminToken)
 }
 
@@ -284,7 +286,7 @@ func TestGenerateOutputs(t *testing.T) {
 				g.Expect(res.Values).To(Equal(c.want))
 				return
 			}
-			g.Expect(kind(err)).To(Equal("permanent"), "got %v", err)
+			g.Expect(kind(err)).To(Equal("incomplete"), "got %v", err)
 			g.Expect(err.Error()).To(ContainSubstring(c.missing))
 			expectClean(g, err, body, "cy_live_feedface", "nested", adminToken)
 		})
@@ -295,8 +297,8 @@ func TestGenerateNotJSON(t *testing.T) {
 	g := NewWithT(t)
 	f := newFixed(t, http.StatusOK, `api_key=cy_live_feedface`)
 	_, err := New(Options{}).Generate(context.Background(), request(specAt(f.srv.URL), 1, &guard{}))
-	g.Expect(kind(err)).To(Equal("permanent"))
-	expectClean(g, err, "cy_live_feedface")
+	g.Expect(kind(err)).To(Equal("incomplete"))
+	expectClean(g, err, "cy_live_feedface", "api_key", "=")
 }
 
 func TestGenerateConfigErrorsComeBeforeTheGuard(t *testing.T) {

@@ -4,7 +4,19 @@
 //
 // Nothing this package returns carries a credential, a generated value or any part of a response body: errors
 // name the call, the status code and at most a vendor error code from a fixed allow-list (see vendorCodes).
-
+//
+// What a failed call returns:
+//
+//   - Generate: 401/403 a provider.CredentialError; 5xx, 429, a refused connection a plain error (nothing was
+//     minted, the reconciler may clear its create-pending marker); a timeout the context or net timeout error
+//     (provider.Ambiguous); 2xx whose body cannot be read, is not JSON, is too large or lacks an output or the id,
+//     and a connection lost after the request was sent, a provider.IncompleteError; any other status and every
+//     configuration problem provider.Permanent.
+//   - Verify: 5xx, 429, a timeout or any transport failure a provider.TransientError (the candidate is kept and
+//     verified again); any other status outside expectStatus (401 and 403 included: the candidate was refused)
+//     provider.Permanent.
+//   - Revoke: 2xx, 404, 410 success; 401/403 a provider.CredentialError; 5xx, 429, a timeout or any transport
+//     failure a provider.TransientError; anything else provider.Permanent.
 package httpapi
 
 import (
@@ -21,7 +33,7 @@ import (
 
 // Defaults for Options and for specs that reach the provider without the CRD defaults.
 const (
-	DefaultTimeout          = 30 * time.Second
+	DefaultTimeout          = 10 * time.Second
 	DefaultMaxResponseBytes = 1 << 20
 	DefaultAuthHeader       = "Authorization"
 	DefaultAuthTemplate     = "Bearer {{ .Secret }}"
@@ -32,9 +44,13 @@ const (
 
 // Options configure a Provider. The zero value is ready for production.
 type Options struct {
-	// HTTPClient makes the vendor calls. Default: a client with a DefaultTimeout timeout. The provider uses a
-	// copy that never follows redirects, so a credential is only ever sent to the URL in the spec.
+	// HTTPClient makes the vendor calls. Default: http.DefaultTransport, no client timeout (Timeout bounds each
+	// call). The provider uses a copy that never follows redirects, so a credential is only ever sent to the URL
+	// in the spec.
 	HTTPClient *http.Client
+	// Timeout bounds each vendor call, from sending the request to reading the last byte of the answer, so a
+	// vendor that never answers releases the reconciler quickly. Default DefaultTimeout.
+	Timeout time.Duration
 	// MaxResponseBytes caps how much of a response body is read. Default DefaultMaxResponseBytes.
 	MaxResponseBytes int64
 }
@@ -42,6 +58,7 @@ type Options struct {
 // Provider issues, verifies and revokes credentials through a vendor's HTTP API.
 type Provider struct {
 	client   *http.Client
+	timeout  time.Duration
 	maxBytes int64
 }
 
@@ -52,13 +69,14 @@ func New(opts Options) *Provider {
 	var c http.Client
 	if opts.HTTPClient != nil {
 		c = *opts.HTTPClient
-	} else {
-		c.Timeout = DefaultTimeout
 	}
 	// A redirect would send the auth header (a custom one survives cross-host redirects) somewhere the spec does
 	// not name, and a POST that becomes a GET would not mint anything: the 3xx is returned as it is instead.
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	p := &Provider{client: &c, maxBytes: opts.MaxResponseBytes}
+	p := &Provider{client: &c, timeout: opts.Timeout, maxBytes: opts.MaxResponseBytes}
+	if p.timeout <= 0 {
+		p.timeout = DefaultTimeout
+	}
 	if p.maxBytes <= 0 {
 		p.maxBytes = DefaultMaxResponseBytes
 	}

@@ -14,8 +14,8 @@ import (
 // Revoke retires the credential Generate described in old.State with one call to spec.revoke, made with the
 // operator's credential. It does nothing without spec.revoke, and nothing when old has no id: a credential that
 // predates the operator (revision 0) or came from a spec without spec.id was not issued by it, and it does not
-// revoke it. 2xx, 404 and 410 succeed (already gone); 401/403 are a CredentialError; 5xx, 429 and transport
-// failures are retryable; anything else is permanent.
+// revoke it. 2xx, 404 and 410 succeed (already gone); 401/403 are a CredentialError; 5xx, 429, a timeout and any
+// other transport failure a provider.TransientError; anything else is permanent.
 //
 // In the URL {{ .ID }} is percent-encoded (everything but letters, digits and -._~), in the body JSON-string
 // escaped, so an odd id can neither reach another path nor break the body.
@@ -69,10 +69,10 @@ func (p *Provider) Revoke(ctx context.Context, req provider.Request, old provide
 	call := fmt.Sprintf("revoke of revision %d", req.Revision)
 	resp, err := p.do(r)
 	if err != nil {
-		return fmt.Errorf("%s: %w", call, err)
+		return provider.Transient(fmt.Errorf("%s: %w", call, err))
 	}
 	if success(resp.status) || resp.status == http.StatusNotFound || resp.status == http.StatusGone {
 		return nil
 	}
-	return statusError(call, resp, spec.Auth.SecretRef)
+	return statusError(call, resp, spec.Auth.SecretRef, true)
 }

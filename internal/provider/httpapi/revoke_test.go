@@ -41,8 +41,8 @@ func TestRevokeStatus(t *testing.T) {
 		{http.StatusGone, "ok"},
 		{http.StatusUnauthorized, "credential"},
 		{http.StatusForbidden, "credential"},
-		{http.StatusInternalServerError, "retryable"},
-		{http.StatusTooManyRequests, "retryable"},
+		{http.StatusInternalServerError, "transient"},
+		{http.StatusTooManyRequests, "transient"},
 		{http.StatusBadRequest, "permanent"},
 		{http.StatusMovedPermanently, "permanent"},
 	}

@@ -235,11 +235,17 @@ func request(spec *rotationv1alpha1.HTTPProvider, rev int64, gd provider.Guard) 
 // kind classifies err the way the reconciler does.
 func kind(err error) string {
 	var ce *provider.CredentialError
+	var inc *provider.IncompleteError
+	var tr *provider.TransientError
 	switch {
 	case err == nil:
 		return "ok"
 	case errors.As(err, &ce):
 		return "credential"
+	case errors.As(err, &inc):
+		return "incomplete"
+	case errors.As(err, &tr):
+		return "transient"
 	case provider.IsPermanent(err):
 		return "permanent"
 	}

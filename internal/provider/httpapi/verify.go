@@ -10,8 +10,10 @@ import (
 
 // Verify calls spec.verify with the candidate's own credential (the output named by authWith, default "value", in
 // the auth header) and expects one of expectStatus (default [200]). Without spec.verify it accepts the candidate.
-// An unexpected status is permanent, except 5xx and 429, which say nothing about the candidate and are retryable,
-// as are transport failures. Only the status code and an allow-listed vendor code are reported, never the body.
+// A 5xx, a 429, a timeout or any other transport failure says nothing about the candidate: it is a
+// provider.TransientError, and the reconciler verifies the same candidate again later. Any other unexpected status
+// (401 and 403 included: the candidate was refused) is permanent. Only the status code and an allow-listed vendor
+// code are reported, never the body.
 func (p *Provider) Verify(ctx context.Context, req provider.Request, candidate provider.Result) error {
 	spec, c, err := httpSpec(req)
 	if err != nil || spec.Verify == nil {
@@ -45,7 +47,7 @@ func (p *Provider) Verify(ctx context.Context, req provider.Request, candidate p
 	}
 	resp, err := p.do(r)
 	if err != nil {
-		return fmt.Errorf("verify: %w", err)
+		return provider.Transient(fmt.Errorf("verify: %w", err))
 	}
 	expect := v.ExpectStatus
 	if len(expect) == 0 {
@@ -56,7 +58,7 @@ func (p *Provider) Verify(ctx context.Context, req provider.Request, candidate p
 	}
 	err = fmt.Errorf("verify: verification with the new credential returned %d%s", resp.status, vendorCode(resp))
 	if retryable(resp.status) {
-		return err
+		return provider.Transient(err)
 	}
 	return provider.Permanent(err)
 }

@@ -52,8 +52,8 @@ func TestVerifyStatus(t *testing.T) {
 		{http.StatusOK, []int32{204}, "permanent"},
 		{http.StatusUnauthorized, nil, "permanent"}, // the candidate is refused: not the operator's credential
 		{http.StatusForbidden, nil, "permanent"},
-		{http.StatusServiceUnavailable, nil, "retryable"},
-		{http.StatusTooManyRequests, nil, "retryable"},
+		{http.StatusServiceUnavailable, nil, "transient"},
+		{http.StatusTooManyRequests, nil, "transient"},
 		{http.StatusMovedPermanently, nil, "permanent"},
 	}
 	for _, c := range cases {
