@@ -2,6 +2,8 @@
 package conditions
 
 import (
+	"unicode/utf8"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -15,7 +17,7 @@ func Set(rs *rotationv1alpha1.RotatedSecret, condType string, status metav1.Cond
 		Type:               condType,
 		Status:             status,
 		Reason:             reason,
-		Message:            message,
+		Message:            Bound(message),
 		ObservedGeneration: rs.Generation,
 	})
 }
@@ -33,4 +35,20 @@ func IsTrue(rs *rotationv1alpha1.RotatedSecret, condType string) bool {
 // Get returns the condition or nil.
 func Get(rs *rotationv1alpha1.RotatedSecret, condType string) *metav1.Condition {
 	return meta.FindStatusCondition(rs.Status.Conditions, condType)
+}
+
+// MaxMessage is the most bytes of a condition message or Event note (the events.k8s.io API refuses notes over
+// 1 KiB): a longer text is cut at a character boundary and ends with "…".
+const MaxMessage = 1024
+
+// Bound cuts text to MaxMessage bytes.
+func Bound(text string) string {
+	if len(text) <= MaxMessage {
+		return text
+	}
+	cut := MaxMessage - len("…")
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut] + "…"
 }

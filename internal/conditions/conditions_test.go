@@ -1,7 +1,9 @@
 package conditions
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,4 +35,15 @@ func TestSet(t *testing.T) {
 
 	Delete(rs, rotationv1alpha1.ConditionReady)
 	g.Expect(Get(rs, rotationv1alpha1.ConditionReady)).To(BeNil())
+}
+
+func TestMessagesAreBounded(t *testing.T) {
+	g := NewWithT(t)
+	rs := &rotationv1alpha1.RotatedSecret{}
+	Set(rs, rotationv1alpha1.ConditionStalled, metav1.ConditionTrue, "InvalidSpec", strings.Repeat("ü", 2000))
+	msg := Get(rs, rotationv1alpha1.ConditionStalled).Message
+	g.Expect(len(msg)).To(BeNumerically("<=", MaxMessage))
+	g.Expect(utf8.ValidString(msg)).To(BeTrue(), "cut at a character boundary")
+	g.Expect(msg).To(HaveSuffix("…"))
+	g.Expect(Bound("short")).To(Equal("short"))
 }

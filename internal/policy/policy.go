@@ -5,7 +5,6 @@ package policy
 import (
 	"fmt"
 	"hash/fnv"
-	"strings"
 	"time"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
@@ -55,20 +54,13 @@ func DefaultChain() Chain {
 	return Chain{EmergencyRequested, Suspended, NeverRotated, ForcedByAnnotation, TTLExpired}
 }
 
-// EmergencyToken returns the token and reason of an emergency annotation "<token> <reason>".
-func EmergencyToken(value string) (token, reason string) {
-	value = strings.TrimSpace(value)
-	token, reason, _ = strings.Cut(value, " ")
-	return token, strings.TrimSpace(reason)
-}
-
-// EmergencyRequested rotates when the emergency annotation carries a value not handled before.
+// EmergencyRequested rotates when the emergency annotation carries a token not handled before.
 func EmergencyRequested(in Input) (Decision, bool) {
-	v := strings.TrimSpace(in.Object.Annotations[rotationv1alpha1.EmergencyAnnotation])
-	if v == "" || v == in.Object.Status.LastHandledEmergencyRequest {
+	token, ok := NewEmergencyToken(in.Object)
+	if !ok {
 		return Decision{}, false
 	}
-	token, reason := EmergencyToken(v)
+	_, reason := EmergencyToken(in.Object.Annotations[rotationv1alpha1.EmergencyAnnotation])
 	if reason == "" {
 		reason = "no reason given"
 	}
@@ -99,8 +91,8 @@ func NeverRotated(in Input) (Decision, bool) {
 // ForcedByAnnotation rotates when the rotate annotation carries a token not handled before. Any other change to
 // the object (a label, another annotation) never rotates.
 func ForcedByAnnotation(in Input) (Decision, bool) {
-	token := strings.TrimSpace(in.Object.Annotations[rotationv1alpha1.RotateAnnotation])
-	if token == "" || token == in.Object.Status.LastHandledRotateRequest {
+	token, ok := NewRotateToken(in.Object)
+	if !ok {
 		return Decision{}, false
 	}
 	return Decision{Rotate: true, Trigger: rotationv1alpha1.TriggerManual, Reason: "RotationRequested",

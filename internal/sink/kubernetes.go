@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -102,4 +103,28 @@ func Diff(s *corev1.Secret, w SecretWrite) (missing, changed []string) {
 // Labelled reports whether s carries the label that keeps it in the operator's cache.
 func Labelled(s *corev1.Secret) bool {
 	return s != nil && s.Labels[rotationv1alpha1.ManagedLabel] == "true"
+}
+
+// refusedTypes are Secret types whose data Kubernetes or another controller owns: a rotated value written into
+// one would break it, or be taken for a credential of another kind.
+var refusedTypes = map[corev1.SecretType]bool{
+	corev1.SecretTypeServiceAccountToken: true,
+	corev1.SecretTypeTLS:                 true,
+	corev1.SecretTypeDockercfg:           true,
+	corev1.SecretTypeDockerConfigJson:    true,
+	corev1.SecretTypeBootstrapToken:      true,
+}
+
+// Refused says why the operator must never write into s ("" when it may): s is immutable, or of a type whose data
+// Kubernetes or another controller owns.
+func Refused(s *corev1.Secret) string {
+	switch {
+	case s == nil:
+		return ""
+	case s.Immutable != nil && *s.Immutable:
+		return "it is immutable (immutable: true), so its keys can never be changed"
+	case refusedTypes[s.Type]:
+		return fmt.Sprintf("its type %s is managed by Kubernetes or another controller", s.Type)
+	}
+	return ""
 }

@@ -53,3 +53,16 @@ func TestLabelled(t *testing.T) {
 	g.Expect(Labelled(nil)).To(BeFalse())
 	g.Expect(Labelled(&corev1.Secret{})).To(BeFalse())
 }
+
+func TestRefused(t *testing.T) {
+	g := NewWithT(t)
+	immutable := true
+	g.Expect(Refused(nil)).To(BeEmpty(), "a Secret that does not exist yet is created")
+	g.Expect(Refused(&corev1.Secret{Type: corev1.SecretTypeOpaque})).To(BeEmpty())
+	g.Expect(Refused(&corev1.Secret{Type: "example.com/custom"})).To(BeEmpty())
+	g.Expect(Refused(&corev1.Secret{Immutable: &immutable})).To(ContainSubstring("immutable"))
+	for _, typ := range []corev1.SecretType{corev1.SecretTypeServiceAccountToken, corev1.SecretTypeTLS,
+		corev1.SecretTypeDockerConfigJson, corev1.SecretTypeDockercfg, corev1.SecretTypeBootstrapToken} {
+		g.Expect(Refused(&corev1.Secret{Type: typ})).To(ContainSubstring(string(typ)))
+	}
+}

@@ -7,6 +7,7 @@
 package staging
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/provider"
@@ -144,4 +147,21 @@ func Pending(s *corev1.Secret, rev int64) (since string, pending bool) {
 		return "", false
 	}
 	return string(v), true
+}
+
+// FieldOwner is the field manager of every staging Secret write.
+const FieldOwner = "secret-rotator"
+
+// Write stores sec, as returned by Put, MarkPending or ClearPending: a Secret never stored before (no
+// resourceVersion) is created with rs as its controller, any other is updated with the resourceVersion it was
+// read with. A stale copy therefore fails with a conflict (or AlreadyExists) instead of overwriting a value
+// another reconcile staged. Every staging Secret write of the operator goes through here.
+func Write(ctx context.Context, c client.Client, rs *rotationv1alpha1.RotatedSecret, sec *corev1.Secret) error {
+	if sec.ResourceVersion != "" {
+		return c.Update(ctx, sec, client.FieldOwner(FieldOwner))
+	}
+	if err := controllerutil.SetControllerReference(rs, sec, c.Scheme()); err != nil {
+		return err
+	}
+	return c.Create(ctx, sec, client.FieldOwner(FieldOwner))
 }
