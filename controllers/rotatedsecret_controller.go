@@ -59,14 +59,6 @@ type RotatedSecretReconciler struct {
 	StepHook func(step string) bool
 }
 
-var (
-	// errStopped ends a reconcile at a StepHook, skipping the deferred status patch.
-	errStopped = errors.New("stopped by step hook")
-	// errRetry ends a reconcile whose cached copy was stale, skipping the deferred status patch (it would
-	// conflict too) and asking for another look after conflictRetry.
-	errRetry = errors.New("cache behind the API server")
-)
-
 // conflictRetry is how soon a reconcile that met a stale cache runs again.
 const conflictRetry = 200 * time.Millisecond
 
@@ -77,6 +69,10 @@ const conflictRetry = 200 * time.Millisecond
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create
+
+// phase is one step of Reconcile. It returns one outcome: go on, wait, stall, a failed attempt or a transient
+// error (outcome.go); the first that is not "go on" ends the pass.
+type phase func(ctx context.Context, s *scope) outcome
 
 // Reconcile runs the rotation phases of one RotatedSecret in order. Each phase is idempotent for a revision and
 // persists what a restart needs before the next outside effect, so a crash at any point resumes the same
@@ -98,30 +94,29 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	s := &scope{rs: rs, base: rs.DeepCopy(), now: r.Clock.Now()}
 	defer func() {
-		if errors.Is(retErr, errStopped) {
+		switch {
+		case errors.Is(retErr, errStopped):
 			retErr = nil
-			return
-		}
-		if errors.Is(retErr, errRetry) {
+		case errors.Is(retErr, errRetry):
 			retErr, res = nil, ctrl.Result{RequeueAfter: conflictRetry}
-			return
-		}
-		if err := r.persist(ctx, s); err != nil && retErr == nil {
-			retErr = err
-		}
-		if retErr == nil {
-			res = s.result()
+		default:
+			if err := r.persist(ctx, s); err != nil && retErr == nil {
+				retErr = err
+			}
+			if retErr == nil {
+				res = s.result()
+			}
 		}
 	}()
 
 	phases := []phase{
-		r.validate,       // parse the spec; refuse what cannot work
+		r.checkSpec,      // parse the spec; refuse what cannot work (InvalidSpec)
 		r.loadStaging,    // read the staging Secret
 		r.resumeHalted,   // a halted rotation waits for a person (onFailure: Rollback rolls it back)
+		r.backoff,        // after a failed attempt, hold the next one until status says it may run
 		r.decide,         // start a rotation, or carry on with the pending one
-		r.waitForBackoff, // after a failure, wait until status says the next attempt may run
 		r.generate,       // produce, verify and stage the new value (staging Secret), then record it (status)
-		r.writeTargets,   // write the staged value to every target and mirror
+		r.writeTargets,   // pre-flight every target and mirror, then write the staged value to all of them
 		r.rolloutPhase,   // restart the workloads stage by stage, each waiting for health (status.rollout)
 		r.validatePhase,  // run the validation Jobs and wait for them (status.validation)
 		r.rollbackPhase,  // after a failure: current value back everywhere, stages again, RolledBack
@@ -131,17 +126,8 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.syncTargets,    // restore targets that drifted from the current value
 	}
 	for _, p := range phases {
-		done, err := p(ctx, s)
-		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || errors.Is(err, errRetry) {
-			// Our cached copy was behind the API server; nothing was overwritten. Look again shortly.
-			ctrl.LoggerFrom(ctx).V(1).Info("Cache was behind the API server; retrying", "error", err.Error())
-			return ctrl.Result{}, errRetry
-		}
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if done {
-			break
+		if o := p(ctx, s); o.done() {
+			return ctrl.Result{}, r.conclude(ctx, s, o)
 		}
 	}
 	return ctrl.Result{}, nil
@@ -276,23 +262,4 @@ func CacheOptions() cache.Options {
 		// Only the validation Jobs the operator created (they carry the label), not every Job of the cluster.
 		&batchv1.Job{}: {Label: labels.NewSelector().Add(*ownJobs)},
 	}}
-}
-
-// result is when to look at the object again: at the next due time (TTL or grace period end), or after a backoff.
-func (s *scope) result() ctrl.Result {
-	if s.requeueAfter <= 0 {
-		return ctrl.Result{}
-	}
-	return ctrl.Result{RequeueAfter: s.requeueAfter}
-}
-
-// wakeAt asks for a reconcile at t (the earliest of all asks wins).
-func (s *scope) wakeAt(t time.Time, jitter time.Duration) {
-	d := t.Sub(s.now) + jitter
-	if d < time.Second {
-		d = time.Second
-	}
-	if s.requeueAfter == 0 || d < s.requeueAfter {
-		s.requeueAfter = d
-	}
 }

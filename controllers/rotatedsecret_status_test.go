@@ -48,7 +48,7 @@ func TestSummarize(t *testing.T) {
 			rotating: true, reconcile: true},
 		{name: "stalled", scope: func() *scope {
 			s := newScope()
-			s.stalled = &stall{reason: rotationv1alpha1.ReasonTargetNamespaceNotFound, message: "namespace x does not exist"}
+			s.stalled = &cause{reason: rotationv1alpha1.ReasonTargetNamespaceNotFound, message: "namespace x does not exist"}
 			return s
 		}, phase: rotationv1alpha1.PhaseStalled, ready: metav1.ConditionFalse, reason: rotationv1alpha1.ReasonTargetNamespaceNotFound,
 			stalled: true},
@@ -78,14 +78,15 @@ func TestSummarize(t *testing.T) {
 func TestHistoryIsTrimmedAndCompleted(t *testing.T) {
 	g := NewWithT(t)
 	rs := testgen.RotatedSecret("jwt", "backend", testgen.WithHistoryLimit(3))
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := &scope{rs: rs, now: now}
 	for rev := int64(1); rev <= 5; rev++ {
-		addHistory(rs, rotationv1alpha1.RotationRecord{Revision: rev, Outcome: rotationv1alpha1.OutcomeInProgress})
+		s.addHistory(rotationv1alpha1.RotationRecord{Revision: rev, Outcome: rotationv1alpha1.OutcomeInProgress})
 	}
 	g.Expect(rs.Status.History).To(HaveLen(3))
 	g.Expect(rs.Status.History[0].Revision).To(BeEquivalentTo(5), "newest first")
 
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	completeHistory(rs, 4, rotationv1alpha1.OutcomeSucceeded, "hmac-sha256:abc", now)
+	s.completeHistory(4, rotationv1alpha1.OutcomeSucceeded, "hmac-sha256:abc")
 	g.Expect(rs.Status.History[1].Outcome).To(Equal(rotationv1alpha1.OutcomeSucceeded))
 	g.Expect(rs.Status.History[1].CompletionTime.Time).To(Equal(now))
 	g.Expect(rs.Status.History[0].Outcome).To(Equal(rotationv1alpha1.OutcomeInProgress))

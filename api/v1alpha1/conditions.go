@@ -8,8 +8,10 @@ const (
 	ConditionReconciling = "Reconciling"
 	// ConditionStalled is True when the operator cannot make progress without a change from a person (kstatus).
 	ConditionStalled = "Stalled"
-	// ConditionRotating is True while a rotation is in progress. It is both the trigger and the lock: no other
-	// rotation starts until it is cleared by completion.
+	// ConditionRotating is True while a rotation is in progress, with the reason of its current step (or of what
+	// it waits for); False with the reason of how the last one ended (Rotated, RolledBack) or UpToDate. It
+	// reports the rotation to people: the lock is status.pending, which only a commit, a rollback or a discard
+	// clears.
 	ConditionRotating = "Rotating"
 )
 
@@ -47,8 +49,12 @@ const (
 	ReasonStagingFailed = "StagingFailed"
 	// ReasonStagingLost: the staging Secret lost a value that targets already hold; a person must look.
 	ReasonStagingLost = "StagingLost"
-	// ReasonBackingOff: the last attempt failed; the next one waits (status.failedAttempts, lastFailureTime).
-	ReasonBackingOff = "BackingOff"
+	// ReasonInvalidRequest: a rotate or emergency token is too long or not printable; nothing rotates for it and
+	// it is copied nowhere.
+	ReasonInvalidRequest = "InvalidRequest"
+	// ReasonTargetRefused: a target Secret is one the operator never writes (immutable, or of a type Kubernetes
+	// owns: service-account token, TLS, docker config, bootstrap token); found before any target was written.
+	ReasonTargetRefused = "TargetRefused"
 
 	// ReasonRollingOut: a rollout stage is restarting its workloads and waiting for them to be healthy.
 	ReasonRollingOut = "RollingOut"

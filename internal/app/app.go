@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -33,6 +34,9 @@ const (
 	DefaultQPS     = 1000
 	DefaultBurst   = 2000
 	DefaultWorkers = 16
+	// VendorCallTimeout is the deadline of each call to a vendor API. A vendor that never answers releases the
+	// worker after it (a generate that timed out is not repeated: GenerateIncomplete).
+	VendorCallTimeout = 10 * time.Second
 )
 
 // Options configure the operator.
@@ -64,11 +68,13 @@ func Providers(opts Options) (provider.Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stripe base URL: %w", err)
 	}
+	// Vendor calls share half the workers: however many vendors hang, the other half rotates everything else.
+	slots := provider.NewSlots(opts.Workers / 2)
 	return provider.Registry{
 		provider.KindRandom:          random.New(rand.Reader),
-		provider.KindStripeWebhook:   webhook,
-		provider.KindStripeSecretKey: secretKey,
-		provider.KindHTTP:            httpapi.New(httpapi.Options{}),
+		provider.KindStripeWebhook:   provider.Bound(webhook, slots, VendorCallTimeout),
+		provider.KindStripeSecretKey: provider.Bound(secretKey, slots, VendorCallTimeout),
+		provider.KindHTTP:            provider.Bound(httpapi.New(httpapi.Options{}), slots, VendorCallTimeout),
 	}, nil
 }
 

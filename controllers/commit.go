@@ -1,0 +1,100 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/metrics"
+	"github.com/tribi/secret-rotator/internal/policy"
+	"github.com/tribi/secret-rotator/internal/sink"
+)
+
+// StepHookCommitted is called once the new revision is current.
+const StepHookCommitted = "Committed"
+
+// commit makes the pending revision current once it is confirmed (every target holds it, the rollout is
+// healthy, validation passed).
+func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) outcome {
+	st := &s.rs.Status
+	p := st.Pending
+	if p == nil || p.Step != rotationv1alpha1.StepConfirmed {
+		return goOnOutcome()
+	}
+	old := st.CurrentRevision
+	st.CurrentRevision, st.CurrentFingerprint = p.Revision, p.Fingerprint
+	st.LastRotationTime = &metav1.Time{Time: s.now}
+	st.NextRotationTime = &metav1.Time{Time: s.now.Add(s.ttl)}
+	if st.PreviousRevision > 0 {
+		// A previous value still kept (a rotation inside the grace period, or an emergency) leaves service now.
+		s.queueRevocation(st.PreviousRevision)
+	}
+	st.PreviousRevision, st.PreviousExpiryTime = 0, nil
+	if keepPrevious(s.rs) && !p.Emergency && old > 0 {
+		st.PreviousRevision = old
+		st.PreviousExpiryTime = &metav1.Time{Time: s.now.Add(s.grace)}
+	} else {
+		// The old credential leaves service now: revoke it (revokePhase). A kept previous value is revoked when
+		// its grace period ends.
+		s.queueRevocation(old)
+	}
+	s.completeHistory(p.Revision, rotationv1alpha1.OutcomeSucceeded, p.Fingerprint)
+	st.Pending, st.FailedAttempts, st.LastFailureTime = nil, 0, nil
+	msg := fmt.Sprintf("Rotated to revision %d (%s) in %s", p.Revision, p.Fingerprint, s.targetSummary())
+	if p.Emergency {
+		msg += "; emergency: the previous value was not kept"
+	}
+	s.setCondition(rotationv1alpha1.ConditionRotating, metav1.ConditionFalse, rotationv1alpha1.ReasonRotated, msg)
+	s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonRotated, "Rotate", "%s", msg)
+	if err := r.persist(ctx, s); err != nil {
+		return retry(err)
+	}
+	// Counted only once the commit is stored: a conflict above means another pass commits and counts.
+	ctrl.LoggerFrom(ctx).Info("Committed rotation", "revision", p.Revision, "fingerprint", p.Fingerprint)
+	metrics.Rotations.WithLabelValues(s.rs.Namespace, s.rs.Name, string(p.Trigger)).Inc()
+	metrics.RotationDuration.WithLabelValues(string(p.Trigger)).Observe(s.now.Sub(p.StartTime.Time).Seconds())
+	if o := r.hook(StepHookCommitted); o.done() {
+		return o
+	}
+	s.wakeAt(st.NextRotationTime.Time, policy.Jitter(string(s.rs.UID), s.ttl))
+	if st.PreviousExpiryTime != nil {
+		s.wakeAt(st.PreviousExpiryTime.Time, 0)
+	}
+	return goOnOutcome()
+}
+
+// expirePrevious removes the previous-value keys from the targets when the grace period is over (or when
+// spec.previous.keep was turned off), and queues that revision's credential for revocation.
+func (r *RotatedSecretReconciler) expirePrevious(ctx context.Context, s *scope) outcome {
+	st := &s.rs.Status
+	if st.Pending != nil || st.PreviousRevision == 0 || s.wrote {
+		return goOnOutcome()
+	}
+	if keepPrevious(s.rs) && st.PreviousExpiryTime != nil && s.now.Before(st.PreviousExpiryTime.Time) {
+		s.wakeAt(st.PreviousExpiryTime.Time, 0)
+		return goOnOutcome()
+	}
+	if err := s.ensureFresh(ctx, r); err != nil {
+		return retry(err)
+	}
+	cur, o := r.currentValues(ctx, s)
+	if o.done() {
+		return o
+	}
+	for _, w := range desiredWrites(s.rs, cur, nil) {
+		ctrl.LoggerFrom(ctx).Info("Removing previous value", "secret", w.String(), "revision", st.PreviousRevision)
+		if err := sink.Apply(ctx, r.Client, s.fieldManager(), w, false); err != nil {
+			return targetFailed(w, err)
+		}
+	}
+	s.wrote = true
+	s.queueRevocation(st.PreviousRevision)
+	s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonPreviousRemoved, "RemovePrevious",
+		"Grace period over: removed revision %d from the previous-value keys of %s", st.PreviousRevision, s.targetSummary())
+	st.PreviousRevision, st.PreviousExpiryTime = 0, nil
+	return next(r.persist(ctx, s))
+}

@@ -1,0 +1,135 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/policy"
+	"github.com/tribi/secret-rotator/internal/staging"
+)
+
+// loadStaging reads the staging Secret from the cache. One this RotatedSecret does not control (left by a deleted
+// RotatedSecret of the same name and not yet garbage-collected) is never read from: staging it reports it.
+func (r *RotatedSecretReconciler) loadStaging(ctx context.Context, s *scope) outcome {
+	var sec corev1.Secret
+	err := r.Get(ctx, client.ObjectKey{Namespace: s.rs.Namespace, Name: staging.Name(s.rs.Name)}, &sec)
+	switch {
+	case apierrors.IsNotFound(err):
+		s.staging = nil
+	case err != nil:
+		return retry(err)
+	case !metav1.IsControlledBy(&sec, s.rs):
+		s.staging = nil
+	default:
+		s.staging = &sec
+	}
+	return goOnOutcome()
+}
+
+// backoff is the one backoff gate: after a failed attempt (status.failedAttempts, lastFailureTime) nothing is
+// tried again before policy.RetryAt. A person's go-ahead lifts it at once: a new rotate token (or, with nothing
+// pending, an emergency token), or a spec change. While nothing is pending the other
+// phases (revocation, repairs) still run; decide starts nothing.
+func (r *RotatedSecretReconciler) backoff(_ context.Context, s *scope) outcome {
+	st := &s.rs.Status
+	retryAt := policy.RetryAt(*st)
+	if retryAt.IsZero() || !s.now.Before(retryAt) {
+		return goOnOutcome()
+	}
+	if token, ok := policy.NewRotateToken(s.rs); ok {
+		if st.Pending != nil {
+			// decide will not look at the token while a rotation is pending: it is handled here, once.
+			st.LastHandledRotateRequest = token
+			st.FailedAttempts, st.LastFailureTime = 0, nil
+		}
+		return goOnOutcome()
+	}
+	if _, ok := policy.NewEmergencyToken(s.rs); ok && st.Pending == nil {
+		return goOnOutcome()
+	}
+	if s.rs.Generation != st.ObservedGeneration {
+		return goOnOutcome()
+	}
+	s.backingOff = true
+	if st.Pending != nil {
+		return waitUntil(retryAt)
+	}
+	s.wakeAt(retryAt, 0)
+	return goOnOutcome()
+}
+
+// decide starts a rotation when the policy chain says so: status.pending gets the next revision and the handled
+// tokens are recorded. generate persists both together with the staged value's fingerprint, so a crash before
+// that repeats the same decision for the same revision. While status.pending is set no other rotation starts.
+func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) outcome {
+	st := &s.rs.Status
+	if st.Pending != nil || s.backingOff {
+		return goOnOutcome()
+	}
+	if msg, refused := policy.RefusedRequest(s.rs); refused {
+		return stall(rotationv1alpha1.ReasonInvalidRequest, msg)
+	}
+	in := policy.Input{Now: s.now, Object: s.rs, TTL: s.ttl}
+	d := r.Policy.Decide(in)
+	if !d.Rotate {
+		if due, ok := policy.Due(in); ok && !s.rs.Spec.Suspend {
+			s.wakeAt(due, policy.Jitter(string(s.rs.UID), s.ttl))
+		}
+		return goOnOutcome()
+	}
+	// Any rotation satisfies a rotate request; only an emergency rotation satisfies an emergency request.
+	if token := policy.RotateToken(s.rs); token != "" {
+		st.LastHandledRotateRequest = token
+	}
+	if d.Emergency {
+		st.LastHandledEmergencyRequest, _ = policy.EmergencyToken(s.rs.Annotations[rotationv1alpha1.EmergencyAnnotation])
+	}
+	if d.Trigger == rotationv1alpha1.TriggerManual || d.Emergency {
+		// A person asked for this one: the backoff left by an earlier rolled-back rotation does not hold it.
+		st.FailedAttempts, st.LastFailureTime = 0, nil
+	}
+	p := s.startAttempt(d.Trigger, d.Emergency, d.Message)
+	ctrl.LoggerFrom(ctx).Info("Starting rotation", "revision", p.Revision, "trigger", d.Trigger)
+	s.setRotating(rotationv1alpha1.ReasonRotationStarted, fmt.Sprintf("Rotating to revision %d: %s", p.Revision, d.Message))
+	if d.Trigger != rotationv1alpha1.TriggerCreated {
+		s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonRotationStarted, "Rotate",
+			"Rotation to revision %d started (%s): %s", p.Revision, d.Trigger, d.Message)
+	}
+	return goOnOutcome()
+}
+
+// startAttempt makes a fresh revision the pending rotation and opens its history record. A rotation whose
+// candidate failed verification starts a new attempt the same way: a revision is never given a second value.
+func (s *scope) startAttempt(trigger rotationv1alpha1.Trigger, emergency bool, msg string) *rotationv1alpha1.PendingRotation {
+	p := &rotationv1alpha1.PendingRotation{
+		Revision: nextRevision(s.rs.Status), Trigger: trigger, Emergency: emergency, Step: rotationv1alpha1.StepDecided,
+		StartTime: metav1.NewTime(s.now), Message: msg,
+	}
+	s.rs.Status.Pending = p
+	s.addHistory(rotationv1alpha1.RotationRecord{Revision: p.Revision, Trigger: trigger, StartTime: p.StartTime,
+		Outcome: rotationv1alpha1.OutcomeInProgress, Message: msg})
+	return p
+}
+
+// nextRevision is one past every revision used so far: a rolled-back revision is never reused, so its validation
+// Jobs and staged value cannot be mistaken for the next attempt's.
+func nextRevision(st rotationv1alpha1.RotatedSecretStatus) int64 {
+	rev := st.CurrentRevision
+	if st.Pending != nil {
+		rev = max(rev, st.Pending.Revision)
+	}
+	for _, h := range st.History {
+		rev = max(rev, h.Revision)
+	}
+	for _, q := range st.Revocations {
+		rev = max(rev, q.Revision)
+	}
+	return rev + 1
+}

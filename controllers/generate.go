@@ -1,0 +1,272 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/policy"
+	"github.com/tribi/secret-rotator/internal/provider"
+	"github.com/tribi/secret-rotator/internal/staging"
+)
+
+// Steps at which StepHook is called, each right after a write to the API server.
+const (
+	StepHookProviderReturned = "ProviderReturned" // the provider returned a value that is not staged yet
+	StepHookGenerated        = "Generated"        // the staging Secret holds the new value; status does not know yet
+	StepHookStaged           = "Staged"           // status records the pending rotation and the staged value's fingerprint
+)
+
+// awaitingRecheck is how often a provider waiting for a person to stage a value is asked again, besides the
+// watch on the staged Secret.
+const awaitingRecheck = 5 * time.Minute
+
+// busyRecheck is how soon a rotation that found every vendor call slot taken tries again.
+const busyRecheck = 2 * time.Second
+
+// generate produces the pending revision's value, verifies it and stages it. A value already staged for the
+// revision (a crash came after staging, or its verification met a transient error) is verified again and reused:
+// a revision never gets a second value.
+func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcome {
+	p := s.rs.Status.Pending
+	if p == nil || p.Step != rotationv1alpha1.StepDecided {
+		return goOnOutcome()
+	}
+	log := ctrl.LoggerFrom(ctx).WithValues("revision", p.Revision)
+	if since, pending := staging.Pending(s.staging, p.Revision); pending {
+		if o := r.generateIncomplete(ctx, s, p.Revision, since); o.done() {
+			return o
+		}
+	}
+	res, staged := staging.Get(s.staging, p.Revision)
+	if staged {
+		log.Info("Reusing the value already staged for this revision")
+	} else {
+		log.Info("Generating value")
+		s.setRotating(rotationv1alpha1.ReasonGenerating, fmt.Sprintf("Generating revision %d", p.Revision))
+		req := s.providerRequest(p.Revision, r.credentials(s))
+		guard := &stagingGuard{r: r, s: s, rev: p.Revision}
+		req.Guard = guard
+		var err error
+		if res, err = s.provider.Generate(ctx, req); err != nil {
+			return r.generateFailed(ctx, s, guard, err)
+		}
+		if r.stopAt(StepHookProviderReturned) {
+			return retry(errStopped)
+		}
+	}
+	if err := r.verify(ctx, s, res); err != nil {
+		return r.verifyFailed(ctx, s, res, staged, err)
+	}
+	if !staged {
+		if o := r.stage(ctx, s, p.Revision, res); o.done() {
+			return o
+		}
+		if r.stopAt(StepHookGenerated) {
+			return retry(errStopped)
+		}
+	}
+	p.Step = rotationv1alpha1.StepStaged
+	p.Fingerprint = r.Fingerprints.Of(res.Values)
+	s.setRotating(rotationv1alpha1.ReasonStaged, fmt.Sprintf("Revision %d staged (%s)", p.Revision, p.Fingerprint))
+	if err := r.persist(ctx, s); err != nil {
+		return retry(err)
+	}
+	return r.hook(StepHookStaged)
+}
+
+// verify asks the provider to check a candidate and makes sure it has every output a target reads.
+func (r *RotatedSecretReconciler) verify(ctx context.Context, s *scope, res provider.Result) error {
+	req := s.providerRequest(s.rs.Status.Pending.Revision, r.credentials(s))
+	req.Current = nil
+	if err := s.provider.Verify(ctx, req, res); err != nil {
+		return err
+	}
+	for i, t := range s.rs.Spec.Targets {
+		if _, ok := res.Values[targetOutput(t)]; !ok {
+			return fmt.Errorf("spec.targets[%d].from: the provider returned no output %q (it returned: %s)",
+				i, targetOutput(t), strings.Join(res.Values.Names(), ", "))
+		}
+	}
+	return nil
+}
+
+// generateFailed classifies a failed Generate: a call the vendor may have carried out keeps its create-pending
+// marker (GenerateIncomplete); a clean failure drops it and counts a failed attempt.
+func (r *RotatedSecretReconciler) generateFailed(ctx context.Context, s *scope, guard *stagingGuard, err error) outcome {
+	rev := s.rs.Status.Pending.Revision
+	if guard.begun && provider.Ambiguous(err) {
+		return r.generateIncomplete(ctx, s, rev, s.now.UTC().Format(time.RFC3339))
+	}
+	if guard.begun {
+		if err := guard.clear(ctx); err != nil {
+			return retry(err)
+		}
+	}
+	if errors.Is(err, provider.ErrBusy) {
+		return waitFor(s.now.Add(busyRecheck), rotationv1alpha1.ReasonGenerating,
+			fmt.Sprintf("Revision %d: waiting for a free vendor call slot", rev))
+	}
+	return r.providerFailed(s, "generating", rev, err)
+}
+
+// verifyFailed handles a candidate that did not pass Verify. A transient failure (the vendor answered 5xx or
+// timed out) keeps the candidate, staged, and verifies it again after the backoff: it is not revoked and minted
+// anew. A candidate that failed its check is never promoted: a credential that exists at the vendor is staged
+// for the record and queued for revocation, and the rotation goes on with a fresh revision.
+func (r *RotatedSecretReconciler) verifyFailed(ctx context.Context, s *scope, res provider.Result, staged bool, err error) outcome {
+	p := s.rs.Status.Pending
+	if provider.IsTransient(err) || errors.Is(err, provider.ErrBusy) {
+		if !staged {
+			if o := r.stage(ctx, s, p.Revision, res); o.done() {
+				return o
+			}
+		}
+		return r.providerFailed(s, "verifying", p.Revision, err)
+	}
+	failedRev := p.Revision
+	if len(res.State) > 0 || staged {
+		if !staged {
+			if o := r.stage(ctx, s, failedRev, res); o.done() {
+				return o
+			}
+		}
+		s.queueRevocation(failedRev)
+	}
+	s.completeHistory(failedRev, rotationv1alpha1.OutcomeFailed, "")
+	s.startAttempt(p.Trigger, p.Emergency, p.Message)
+	return r.providerFailed(s, "verifying", failedRev, err)
+}
+
+// providerFailed classifies a provider error: the operator's own credential refused or missing, a value a person
+// has to stage first, or a failed attempt that backs off.
+func (r *RotatedSecretReconciler) providerFailed(s *scope, what string, rev int64, err error) outcome {
+	var cred *provider.CredentialError
+	var awaiting *provider.AwaitingStagedValueError
+	switch {
+	case errors.As(err, &awaiting):
+		return warnWaiting(s.now.Add(awaitingRecheck), rotationv1alpha1.ReasonAwaitingStagedValue, fmt.Sprintf(
+			"Revision %d needs a new value staged by a person (owner: %s): %s", rev, s.rs.Spec.Owner, awaiting.Error()))
+	case errors.As(err, &cred):
+		return failed(rotationv1alpha1.ReasonCredentialInvalid, fmt.Errorf("%s revision %d: %w", what, rev, err))
+	}
+	return failed(rotationv1alpha1.ReasonProviderFailed, fmt.Errorf("%s revision %d: %w", what, rev, err))
+}
+
+// stage writes res as revision rev into the staging Secret, keeping the revisions status still needs.
+func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64, res provider.Result) outcome {
+	st := s.rs.Status
+	keep := []int64{st.CurrentRevision, st.PreviousRevision}
+	for _, q := range st.Revocations {
+		keep = append(keep, q.Revision)
+	}
+	sec := staging.Put(s.staging, s.rs, rev, res, keep...)
+	err := staging.Write(ctx, r.Client, s.rs, sec)
+	switch {
+	case err == nil:
+		s.staging = sec
+		return goOnOutcome()
+	case apierrors.IsConflict(err):
+		return retry(err)
+	case apierrors.IsAlreadyExists(err):
+		// Either the cache has not seen our own earlier create yet (retry), or someone else's Secret has the name.
+		var other corev1.Secret
+		if getErr := r.APIReader.Get(ctx, client.ObjectKeyFromObject(sec), &other); getErr == nil && !metav1.IsControlledBy(&other, s.rs) {
+			return failed(rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("secret %s/%s exists and is not this "+
+				"RotatedSecret's staging Secret (someone else's, or left by a deleted RotatedSecret of the same name and "+
+				"not yet garbage-collected); rename or delete it", sec.Namespace, sec.Name))
+		}
+		return retry(err)
+	}
+	return failed(rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("writing staging Secret %s/%s: %w", sec.Namespace, sec.Name, err))
+}
+
+// stagingGuard is the create-pending guard: Begin writes a marker for the revision into the staging Secret
+// before a provider makes a non-repeatable call.
+type stagingGuard struct {
+	r     *RotatedSecretReconciler
+	s     *scope
+	rev   int64
+	begun bool
+}
+
+// Begin implements provider.Guard.
+func (g *stagingGuard) Begin(ctx context.Context) error {
+	sec := staging.MarkPending(g.s.staging, g.s.rs, g.rev, g.s.now.UTC().Format(time.RFC3339))
+	if err := staging.Write(ctx, g.r.Client, g.s.rs, sec); err != nil {
+		return fmt.Errorf("recording the pending call in the staging Secret: %w", err)
+	}
+	g.s.staging, g.begun = sec, true
+	return nil
+}
+
+// clear removes the marker after a call that failed cleanly (the vendor answered with an error, so nothing was
+// created).
+func (g *stagingGuard) clear(ctx context.Context) error {
+	sec := staging.ClearPending(g.s.staging, g.rev)
+	if err := staging.Write(ctx, g.r.Client, g.s.rs, sec); err != nil {
+		return err
+	}
+	g.s.staging = sec
+	return nil
+}
+
+// generateIncomplete stalls a rotation whose non-repeatable call was started but whose result was never staged.
+// A new rotate token is a person's go-ahead: the marker is dropped and the call is made again.
+func (r *RotatedSecretReconciler) generateIncomplete(ctx context.Context, s *scope, rev int64, since string) outcome {
+	if token, ok := policy.NewRotateToken(s.rs); ok {
+		s.rs.Status.LastHandledRotateRequest = token
+		guard := &stagingGuard{r: r, s: s, rev: rev}
+		return next(guard.clear(ctx))
+	}
+	return stall(rotationv1alpha1.ReasonGenerateIncomplete, fmt.Sprintf(
+		"the provider call for revision %d started at %s but its result was never recorded (the operator stopped in "+
+			"between, or the vendor's answer could not be read); it is not repeated, so no second credential is "+
+			"minted: check the vendor for a credential created then, revoke it if present, then set a new %s token "+
+			"to try again", rev, policy.Sanitize(since, 64), rotationv1alpha1.RotateAnnotation))
+}
+
+// secretCredentials reads credentials from Secrets in the RotatedSecret's namespace, past the cache (which
+// holds only the operator's own Secrets).
+type secretCredentials struct {
+	reader    client.Reader
+	namespace string
+}
+
+// Credential implements provider.Credentials.
+func (c secretCredentials) Credential(ctx context.Context, ref rotationv1alpha1.SecretKeyRef) ([]byte, error) {
+	var sec corev1.Secret
+	err := c.reader.Get(ctx, client.ObjectKey{Namespace: c.namespace, Name: ref.Name}, &sec)
+	if apierrors.IsNotFound(err) {
+		return nil, &provider.CredentialError{Ref: ref, Err: errors.New("the Secret does not exist")}
+	}
+	if err != nil {
+		return nil, err
+	}
+	v := strings.TrimSpace(string(sec.Data[ref.Key]))
+	if v == "" {
+		return nil, &provider.CredentialError{Ref: ref, Err: errors.New("the key is missing or empty")}
+	}
+	return []byte(v), nil
+}
+
+func (r *RotatedSecretReconciler) credentials(s *scope) provider.Credentials {
+	return secretCredentials{reader: r.APIReader, namespace: s.rs.Namespace}
+}
+
+// hook calls StepHook after a persisted step.
+func (r *RotatedSecretReconciler) hook(step string) outcome {
+	if r.stopAt(step) {
+		return retry(errStopped)
+	}
+	return goOnOutcome()
+}
