@@ -89,7 +89,7 @@ func (r *RotatedSecretReconciler) runStages(ctx context.Context, s *scope, rev i
 		if ro.Stage != stage.Name {
 			ro.Stage, ro.StageStartTime, ro.Workloads = stage.Name, &metav1.Time{Time: s.now}, nil
 			s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonRollingOut, "Restart",
-				"Stage %s started: restarting its workloads on revision %d", stage.Name, rev)
+				"Stage %s started: restarting its workloads on revision %d%s", stage.Name, rev, rollingBackNote(ro))
 			if err := r.persist(ctx, s); err != nil {
 				return retry(err)
 			}
@@ -109,7 +109,7 @@ func (r *RotatedSecretReconciler) runStages(ctx context.Context, s *scope, rev i
 			ro.CompletedStages = append(ro.CompletedStages, stage.Name)
 			ro.Stage, ro.StageStartTime, ro.Workloads = "", nil, nil
 			s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonStageHealthy, "Restart",
-				"Stage %s healthy: %d workload(s) on revision %d", stage.Name, len(statuses), rev)
+				"Stage %s healthy: %d workload(s) on revision %d%s", stage.Name, len(statuses), rev, rollingBackNote(ro))
 			if err := r.persist(ctx, s); err != nil {
 				return retry(err)
 			}
@@ -187,6 +187,14 @@ func (r *RotatedSecretReconciler) restartStage(ctx context.Context, s *scope, st
 		wait.message = fmt.Sprintf("Stage %s: waiting for %s", stage.Name, waitingSummary(statuses))
 	}
 	return statuses, wait
+}
+
+// rollingBackNote tells a rollback's stage Events from the same stage's Events of the first rollout.
+func rollingBackNote(ro *rotationv1alpha1.RolloutStatus) string {
+	if ro.RollingBack {
+		return " (rolling back)"
+	}
+	return ""
 }
 
 // needsPoll reports whether a waiting stage has a workload whose changes the watches do not map back to the

@@ -4,12 +4,14 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -113,6 +115,9 @@ var _ = Describe("A rotation on a real cluster", func() {
 			}).WithTimeout(10*time.Second).Should(Succeed(), "target %s", secret)
 		}
 
+		By("the timeline tells each stage's restart once: one Event per fact, forward and back")
+		expectEachEventOnce(ns, rotationv1alpha1.ReasonRollingOut, rotationv1alpha1.ReasonStageHealthy)
+
 		By("both Deployments rolled out the failed revision, then ended on pods of the restored one only")
 		for _, name := range []string{workers, api} {
 			Expect(replicaSetNames(ns, name, 2)).To(HaveLen(1), "%s rolled out revision 2 before validation", name)
@@ -164,6 +169,26 @@ var _ = Describe("A rotation on a real cluster", func() {
 })
 
 // expectRolledBackConditions checks what a rollback leaves: Stalled=True with reason RolledBack, Ready=False.
+// expectEachEventOnce checks that every Event about the RotatedSecret with one of reasons was told once: one
+// Event object per note, none counted again in a series.
+func expectEachEventOnce(ns string, reasons ...string) {
+	GinkgoHelper()
+	var list eventsv1.EventList
+	Expect(cl.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+	seen := map[string]int{}
+	for _, e := range list.Items {
+		if e.Regarding.Kind != "RotatedSecret" || !slices.Contains(reasons, e.Reason) {
+			continue
+		}
+		seen[e.Reason+": "+e.Note]++
+		Expect(e.Series).To(BeNil(), "%s: %s was told more than once", e.Reason, e.Note)
+	}
+	Expect(seen).NotTo(BeEmpty())
+	for fact, n := range seen {
+		Expect(n).To(Equal(1), fact)
+	}
+}
+
 func expectRolledBackConditions(rs *rotationv1alpha1.RotatedSecret) {
 	GinkgoHelper()
 	stalled := condition(rs, rotationv1alpha1.ConditionStalled)
