@@ -106,10 +106,11 @@ field() { kubectl get rotsec "$1" -n "$ns" -o jsonpath="{$2}"; }
 now() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
 
 # target_fingerprints prints "<key> <fingerprint>" for the given keys of Secret backend-env, computed from the
-# Secret itself with the operator's fingerprint key. Both Secrets go straight from kubectl into report.py.
+# Secret itself with the operator's fingerprint key by internal/fingerprint (bin/fingerprint, from
+# hack/fingerprint). Both Secrets go straight from kubectl into it.
 target_fingerprints() {
   { kubectl get secret secret-rotator-fingerprint-key -n "$operator_ns" -o json
-    kubectl get secret backend-env -n "$ns" -o json; } | python3 hack/demo/report.py fingerprints "$@"
+    kubectl get secret backend-env -n "$ns" -o json; } | bin/fingerprint "$@"
 }
 
 # target_fingerprint prints the fingerprint of one key of backend-env.
@@ -175,8 +176,8 @@ command -v kubectl >/dev/null || die "kubectl not found in PATH"
 command -v python3 >/dev/null || die "python3 not found in PATH"
 
 section "Building"
-info "bin/manager"
-go build -o bin/manager ./cmd/manager
+info "bin/manager, bin/fingerprint"
+go build -o bin/ ./cmd/manager ./hack/fingerprint
 
 section "Starting a local cluster (hack/local-cluster.sh up)"
 info "etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on 127.0.0.1; state in $cluster_dir"

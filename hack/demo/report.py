@@ -5,18 +5,10 @@
                              Prints the operator's Events about RotatedSecret NAME from SINCE (RFC 3339, UTC) on,
                              with the time since SINCE, then the validation Jobs and the history record of the
                              rotation those Events started.
-  fingerprints KEY...        stdin: the operator's fingerprint-key Secret, then a target Secret (`kubectl get
-                             secret -o json` each). Prints the keyed fingerprint of each KEY's value, computed as
-                             internal/fingerprint does for a random provider's single output "value", so the value
-                             in the target can be compared with status.currentFingerprint without showing it.
 """
-import base64
 import datetime
-import hashlib
-import hmac
 import json
 import re
-import struct
 import sys
 
 
@@ -105,28 +97,8 @@ def job_detail(job, pods):
     return detail
 
 
-def fingerprints(keys):
-    text = sys.stdin.read()
-    dec = json.JSONDecoder()
-    key_secret, end = dec.raw_decode(text)
-    target, _ = dec.raw_decode(text[end:].lstrip())
-    key = base64.b64decode(key_secret["data"]["key"])
-    for k in keys:
-        raw = target.get("data", {}).get(k)
-        if raw is None:
-            print(f"{k} -")
-            continue
-        mac = hmac.new(key, digestmod=hashlib.sha256)
-        for part in (b"value", base64.b64decode(raw)):
-            mac.update(struct.pack(">Q", len(part)))
-            mac.update(part)
-        print(f"{k} hmac-sha256:{mac.hexdigest()[:12]}")
-
-
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "timeline":
         timeline(sys.argv[2], sys.argv[3])
-    elif len(sys.argv) >= 3 and sys.argv[1] == "fingerprints":
-        fingerprints(sys.argv[2:])
     else:
         sys.exit(__doc__)

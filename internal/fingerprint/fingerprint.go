@@ -52,6 +52,14 @@ func (k *Keyer) Of(values provider.Values) string {
 	return scheme + hex.EncodeToString(mac.Sum(nil)[:prefixBytes])
 }
 
+// KeyFrom returns the HMAC key held by s, the operator's fingerprint-key Secret as read from the API server.
+func KeyFrom(s *corev1.Secret) ([]byte, error) {
+	if len(s.Data[keyDataKey]) < keyLength {
+		return nil, fmt.Errorf("secret %s/%s has no usable %q key", s.Namespace, s.Name, keyDataKey)
+	}
+	return s.Data[keyDataKey], nil
+}
+
 // EnsureKey returns the HMAC key stored in namespace, creating it from rand on first start. reader should be
 // uncached (the manager's cache is not running yet at start-up). Two replicas starting together agree: the
 // loser of the create race reads the winner's key.
@@ -59,10 +67,7 @@ func EnsureKey(ctx context.Context, c client.Client, reader client.Reader, names
 	var s corev1.Secret
 	err := reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: KeySecretName}, &s)
 	if err == nil {
-		if len(s.Data[keyDataKey]) < keyLength {
-			return nil, fmt.Errorf("secret %s/%s has no usable %q key", namespace, KeySecretName, keyDataKey)
-		}
-		return s.Data[keyDataKey], nil
+		return KeyFrom(&s)
 	}
 	if !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("reading fingerprint key: %w", err)

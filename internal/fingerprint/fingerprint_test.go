@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tribi/secret-rotator/internal/provider"
 )
@@ -27,4 +29,21 @@ func TestFingerprint(t *testing.T) {
 
 	// Names are part of the input and boundaries cannot be shifted between name and value.
 	g.Expect(New([]byte("k")).Of(provider.Values{"ab": []byte("c")})).NotTo(Equal(New([]byte("k")).Of(provider.Values{"a": []byte("bc")})))
+}
+
+func TestKeyFrom(t *testing.T) {
+	g := NewWithT(t)
+	key := []byte(strings.Repeat("k", keyLength))
+	secret := func(data map[string][]byte) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: KeySecretName}, Data: data}
+	}
+
+	got, err := KeyFrom(secret(map[string][]byte{keyDataKey: key}))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(got).To(Equal(key))
+
+	_, err = KeyFrom(secret(map[string][]byte{keyDataKey: key[:keyLength-1]}))
+	g.Expect(err).To(MatchError(`secret ops/secret-rotator-fingerprint-key has no usable "key" key`), "too short")
+	_, err = KeyFrom(secret(map[string][]byte{"other": key}))
+	g.Expect(err).To(HaveOccurred(), "no key entry")
 }
