@@ -133,8 +133,11 @@ type HTTPVerify struct {
 	// URL of the call.
 	URL HTTPURL `json:"url"`
 	// AuthWith names the output used as the credential of this call (rendered with auth.header and
-	// auth.valueTemplate). Default value.
+	// auth.valueTemplate). Default value. Like an output name: 1 to 63 letters, digits or '_'.
 	// +kubebuilder:default=value
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z0-9_]+$')",message="authWith must name an output: letters, digits and '_' only"
 	// +optional
 	AuthWith string `json:"authWith,omitempty"`
 	// ExpectStatus lists the acceptable status codes. Default [200].
@@ -146,6 +149,7 @@ type HTTPVerify struct {
 
 // HTTPProvider issues and revokes credentials through any vendor's HTTP API (ConnectedYou, other eSIM providers).
 // +kubebuilder:validation:XValidation:rule="!has(self.revoke) || has(self.id)",message="revoke needs id: the JSONPath of the credential id in the generate response"
+// +kubebuilder:validation:XValidation:rule="!has(self.verify) || !has(self.verify.authWith) || self.verify.authWith in self.outputs",message="verify.authWith must name one of outputs",fieldPath=".verify.authWith"
 type HTTPProvider struct {
 	// Auth is the operator's own credential at the vendor.
 	Auth HTTPAuth `json:"auth"`
@@ -153,6 +157,9 @@ type HTTPProvider struct {
 	// and never repeats it for a revision whose marker has no result (GenerateIncomplete).
 	Generate HTTPRequest `json:"generate"`
 	// Outputs maps output names to JSONPath expressions into the generate response, e.g. value: "{.api_key}".
+	// 1 to 16 outputs. A name is 1 to 63 letters, digits or '_' (no '-' or '.': the staging Secret stores each
+	// output under the key r<revision>.<output>, and targets[].from must be able to name it).
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 63 && k.matches('^[a-zA-Z0-9_]+$'))",message="output names must be 1 to 63 letters, digits or '_'"
 	// +kubebuilder:validation:MinProperties=1
 	// +kubebuilder:validation:MaxProperties=16
 	Outputs map[string]string `json:"outputs"`
@@ -160,7 +167,7 @@ type HTTPProvider struct {
 	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	ID string `json:"id,omitempty"`
-	// Verify checks the new credential before any target sees it.
+	// Verify checks the new credential before any target sees it. Its authWith must name one of outputs.
 	// +optional
 	Verify *HTTPVerify `json:"verify,omitempty"`
 	// Revoke retires a credential: the old one once the new one is confirmed, or the new one if the rotation fails.

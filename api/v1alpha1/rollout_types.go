@@ -20,7 +20,8 @@ const (
 // RolloutSpec restarts the workloads that read the secret, stage by stage, after the new value is in every target.
 type RolloutSpec struct {
 	// Stages run strictly in order; each waits until all its workloads are healthy (as `kubectl rollout status`
-	// means it) before the next starts. E.g. background workers first, then API servers.
+	// means it) before the next starts. E.g. background workers first, then API servers. 1 to 10 stages, each
+	// with a distinct name.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=10
 	// +listType=map
@@ -29,26 +30,31 @@ type RolloutSpec struct {
 }
 
 // RolloutStage is one step of a rollout.
-// +kubebuilder:validation:XValidation:rule="size(self.workloads) > 0 || has(self.selector)",message="a stage needs workloads or a selector"
+// +kubebuilder:validation:XValidation:rule="(has(self.workloads) && size(self.workloads) > 0) || has(self.selector)",message="a stage needs workloads or a selector"
 type RolloutStage struct {
-	// Name of the stage, e.g. workers or api.
+	// Name of the stage, e.g. workers or api: a DNS label (lower-case letters, digits and '-', at most 63).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Name string `json:"name"`
 
-	// Workloads restarted in this stage.
+	// Workloads restarted in this stage, at most 50. A stage needs workloads, a selector or both.
 	// +kubebuilder:validation:MaxItems=50
 	// +listType=atomic
 	// +optional
 	Workloads []WorkloadRef `json:"workloads,omitempty"`
 
 	// Selector adds every Deployment, StatefulSet and DaemonSet in the RotatedSecret's namespace whose labels match.
+	// A selector that does not parse (an operator other than In, NotIn, Exists or DoesNotExist, values with Exists
+	// or DoesNotExist, none with In or NotIn, an invalid label key or value) stalls the rotation with InvalidSpec
+	// when its stage is reached. It cannot be refused at apply: LabelSelector's lists and maps have no size limits
+	// in the schema, so even a rule that only checks each operator exceeds the API server's CEL cost budget.
 	// +optional
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 
-	// Timeout is how long the stage may take to become healthy ("10m"; d, h or m). Default 10m. A stage that
-	// times out fails the rotation: it is rolled back or halted as spec.validation.onFailure says.
+	// Timeout is how long the stage may take to become healthy ("10m"; d, h or m). At least 1m; default 10m. A
+	// stage that times out fails the rotation: it is rolled back or halted as spec.validation.onFailure says.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^0+[dhm]$')",message="timeout must be at least 1m"
 	// +kubebuilder:default="10m"
 	// +optional
 	Timeout Duration `json:"timeout,omitempty"`
@@ -69,12 +75,15 @@ const (
 type WorkloadRef struct {
 	// Kind: Deployment, StatefulSet or DaemonSet.
 	Kind WorkloadKind `json:"kind"`
-	// Name of the workload.
+	// Name of the workload: a DNS subdomain (lower-case letters, digits, '-' and '.', at most 253).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be a DNS subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
 	Name string `json:"name"`
-	// Namespace of the workload; empty means the RotatedSecret's namespace.
+	// Namespace of the workload; empty means the RotatedSecret's namespace. A DNS label (RFC 1123: lower-case
+	// letters, digits and '-', at most 63).
 	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="namespace must be a DNS label: lower-case letters, digits and '-', starting and ending with a letter or digit"
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 }
@@ -95,7 +104,9 @@ const (
 // ValidationSpec runs smoke-test Jobs after the rollout; the rotation commits only if all of them succeed.
 type ValidationSpec struct {
 	// Jobs run at the same time, each as `<rotatedsecret>-<job>-r<revision>`, owned by the RotatedSecret. The Job
-	// gets the env var ROTATION_REVISION and the label rotation.tribi.io/revision.
+	// gets the env var ROTATION_REVISION and the label rotation.tribi.io/revision. 1 to 10 Jobs with distinct
+	// names; the RotatedSecret's name and a job's name together are at most 53 characters, so that Job names fit
+	// in 63 (checked at apply on the RotatedSecret).
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=10
 	// +listType=map
@@ -103,7 +114,8 @@ type ValidationSpec struct {
 	// +optional
 	Jobs []ValidationJob `json:"jobs,omitempty"`
 
-	// Timeout for all Jobs to finish ("15m"). Default 15m. A timeout counts as a failure.
+	// Timeout for all Jobs to finish ("15m"; d, h or m). At least 1m; default 15m. A timeout counts as a failure.
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^0+[dhm]$')",message="timeout must be at least 1m"
 	// +kubebuilder:default="15m"
 	// +optional
 	Timeout Duration `json:"timeout,omitempty"`
@@ -116,7 +128,8 @@ type ValidationSpec struct {
 
 // ValidationJob is one smoke test.
 type ValidationJob struct {
-	// Name of the check, e.g. smoke. The Job is named <rotatedsecret>-<name>-r<revision>.
+	// Name of the check, e.g. smoke: a DNS label of at most 40 characters. The Job is named
+	// <rotatedsecret>-<name>-r<revision>.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=40
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
@@ -126,6 +139,8 @@ type ValidationJob struct {
 	// sets ttlSecondsAfterFinished (1h) unless given, and makes the RotatedSecret the Job's controller. The schema
 	// is left open to keep the CRD small (a full pod schema is ~900 KB): the operator checks the template with a
 	// server-side dry run whenever the spec changes and reports a bad one as InvalidSpec before any rotation.
+	// A template must leave out metadata.name, generateName, namespace and ownerReferences: the operator names,
+	// places and owns the Job. They cannot be refused at apply, because an open schema gives CEL no field to read.
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields

@@ -31,7 +31,7 @@ type Duration string
 
 // RotatedSecretSpec declares one secret value: who owns it, how often it is rotated, where it comes from and
 // which Secret keys receive it.
-// +kubebuilder:validation:XValidation:rule="!has(self.previous) || !self.previous.keep || self.targets.all(t, self.targets.all(u, u.key + self.previous.suffix != t.key))",message="previous.suffix makes a previous-value key collide with a target key"
+// +kubebuilder:validation:XValidation:rule="!has(self.previous) || !self.previous.keep || self.targets.all(t, self.targets.all(u, u.key + self.previous.suffix != t.key))",message="previous.suffix makes a previous-value key collide with a target key",fieldPath=".previous.suffix"
 type RotatedSecretSpec struct {
 	// Description says what the secret is for; shown in `kubectl describe`.
 	// +kubebuilder:validation:MaxLength=1024
@@ -57,9 +57,11 @@ type RotatedSecretSpec struct {
 	Provider ProviderSpec `json:"provider"`
 
 	// Targets receive the value: Secret keys, or GitHub Actions secrets. At least one, at most 16; no two may name
-	// the same secretName, namespace and key, or the same GitHub secret (checked by the operator: InvalidSpec).
+	// the same secretName, namespace and key, or the same GitHub secret. Two targets spelled the same are refused
+	// at apply; the operator also catches an empty namespace beside the RotatedSecret's own (InvalidSpec).
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, has(t.githubActions) ? (has(u.githubActions) && u.githubActions.repository == t.githubActions.repository && u.githubActions.name == t.githubActions.name && (has(u.githubActions.environment) ? u.githubActions.environment : '') == (has(t.githubActions.environment) ? t.githubActions.environment : '')) : (!has(u.githubActions) && u.secretName == t.secretName && u.__namespace__ == t.__namespace__ && u.key == t.key)))",message="two targets write the same Secret key or the same GitHub secret"
 	// +listType=atomic
 	Targets []Target `json:"targets"`
 
@@ -405,6 +407,7 @@ type RotatedSecretStatus struct {
 // +kubebuilder:printcolumn:name="Fingerprint",type=string,JSONPath=`.status.currentFingerprint`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 244",message="metadata.name must be at most 244 characters: the staging Secret is named <name>-rotation"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.validation) || !has(self.spec.validation.jobs) || self.spec.validation.jobs.all(j, size(self.metadata.name) + size(j.name) <= 53)",message="metadata.name and each validation job name together must be at most 53 characters: Jobs are named <name>-<job>-r<revision>, at most 63",fieldPath=".spec.validation.jobs"
 type RotatedSecret struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
