@@ -109,8 +109,9 @@ type HTTPAuth struct {
 	SecretRef SecretKeyRef `json:"secretRef"`
 }
 
-// HTTPRequest is one call to the vendor API. URL and Body are Go templates: {{ .ID }} is the id of the credential
-// concerned (revoke), {{ .Revision }} the revision, {{ .Name }} and {{ .Namespace }} the RotatedSecret's.
+// HTTPRequest is one call to the vendor API. URL and Body may hold plain placeholders (no Go template actions):
+// {{ .ID }} is the id of the credential concerned (revoke only), {{ .Revision }} the revision, {{ .Name }} and
+// {{ .Namespace }} the RotatedSecret's. Anything else between {{ and }} is refused (InvalidSpec).
 type HTTPRequest struct {
 	// Method, e.g. POST. Default POST for generate, DELETE for revoke.
 	// +kubebuilder:validation:Enum=GET;POST;PUT;PATCH;DELETE

@@ -10,7 +10,8 @@ const (
 	// RotateAnnotation forces a normal rotation now: `kubectl annotate rotsec jwt-secret rotation.tribi.io/rotate=$(date +%s) --overwrite`.
 	RotateAnnotation = "rotation.tribi.io/rotate"
 	// EmergencyAnnotation forces a rotation now without a grace period: the previous value is not kept.
-	// Its value is "<token> <reason>"; the reason is copied into the history record.
+	// Its value is "<token> <reason>": the token is the first word (at most 128 printable characters); the reason,
+	// sanitised and cut at 256 characters, is copied into the history record.
 	EmergencyAnnotation = "rotation.tribi.io/emergency"
 )
 
@@ -346,11 +347,13 @@ type RotatedSecretStatus struct {
 	// +optional
 	NextRotationTime *metav1.Time `json:"nextRotationTime,omitempty"`
 
-	// LastHandledRotateRequest is the last rotation.tribi.io/rotate token acted on.
+	// LastHandledRotateRequest is the last rotation.tribi.io/rotate token acted on (at most 128 printable
+	// characters: a longer or unprintable token is refused and never copied here).
 	// +optional
 	LastHandledRotateRequest string `json:"lastHandledRotateRequest,omitempty"`
 
-	// LastHandledEmergencyRequest is the last rotation.tribi.io/emergency value acted on.
+	// LastHandledEmergencyRequest is the token (the first word) of the last rotation.tribi.io/emergency value acted
+	// on; editing only the reason after it is not a new request.
 	// +optional
 	LastHandledEmergencyRequest string `json:"lastHandledEmergencyRequest,omitempty"`
 
