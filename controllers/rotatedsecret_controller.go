@@ -145,7 +145,7 @@ func (r *RotatedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	if r.Policy == nil {
 		r.Policy = policy.DefaultChain()
 	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &rotationv1alpha1.RotatedSecret{}, targetIndex, indexTargets); err != nil {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &rotationv1alpha1.RotatedSecret{}, targetIndex, r.indexTargets); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
@@ -161,7 +161,8 @@ func (r *RotatedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Complete(r)
 }
 
-func indexTargets(o client.Object) []string {
+// indexTargets lists the Secrets a RotatedSecret writes (its targets) or reads a person's staged value from.
+func (r *RotatedSecretReconciler) indexTargets(o client.Object) []string {
 	rs := o.(*rotationv1alpha1.RotatedSecret)
 	var keys []string
 	for _, t := range rs.Spec.Targets {
@@ -169,10 +170,12 @@ func indexTargets(o client.Object) []string {
 			keys = append(keys, targetNamespace(rs, t)+"/"+t.SecretName)
 		}
 	}
-	// A person stages new Stripe keys here; labelled rotation.tribi.io/managed=true it is in the cache and a new
-	// key starts the waiting rotation at once.
-	if k := rs.Spec.Provider.StripeSecretKey; k != nil {
-		keys = append(keys, rs.Namespace+"/"+k.StagedSecretRef.Name)
+	// A person stages new values here (a Stripe key); labelled rotation.tribi.io/managed=true the Secret is in the
+	// cache and a new value starts the waiting rotation at once.
+	if p, err := r.Providers.For(rs.Spec.Provider); err == nil {
+		for _, name := range p.Inputs(rs.Spec.Provider) {
+			keys = append(keys, rs.Namespace+"/"+name)
+		}
 	}
 	return keys
 }

@@ -30,12 +30,12 @@ type scope struct {
 	provider provider.Provider // checkSpec: the provider of spec.provider
 	staging  *corev1.Secret    // loadStaging: the staging Secret, nil when it does not exist yet
 
-	backingOff   bool           // backoff: a failed attempt's backoff holds new attempts; its conditions stay
-	fresh        bool           // persist: status was written in this reconcile, so the cached copy was current
-	wrote        bool           // writeTargets, rollback, expirePrevious, syncTargets: targets written; the cache lags
-	stalled      *cause         // conclude: why nothing can go on; summarize turns it into conditions
-	events       []queuedEvent  // event: told once the status that makes them true is stored (flushEvents)
-	requeueAfter time.Duration  // wakeAt: when to look again
+	backingOff   bool          // backoff: a failed attempt's backoff holds new attempts; its conditions stay
+	fresh        bool          // persist: status was written in this reconcile, so the cached copy was current
+	wrote        bool          // writeTargets, rollback, expirePrevious, syncTargets: targets written; the cache lags
+	stalled      *cause        // conclude: why nothing can go on; summarize turns it into conditions
+	events       []queuedEvent // event: told by persist once the status that makes them true is stored
+	requeueAfter time.Duration // wakeAt: when to look again
 }
 
 // cause is why a rotation cannot make progress.

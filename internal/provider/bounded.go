@@ -59,7 +59,11 @@ func (b *bounded) Revoke(ctx context.Context, req Request, old Result) error {
 	return b.call(ctx, func(ctx context.Context) error { return b.Provider.Revoke(ctx, req, old) })
 }
 
-func (b *bounded) Outputs(spec rotationv1alpha1.ProviderSpec) []string { return b.Provider.Outputs(spec) }
+func (b *bounded) Outputs(spec rotationv1alpha1.ProviderSpec) []string {
+	return b.Provider.Outputs(spec)
+}
+
+func (b *bounded) Inputs(spec rotationv1alpha1.ProviderSpec) []string { return b.Provider.Inputs(spec) }
 
 func (b *bounded) Revocable(spec rotationv1alpha1.ProviderSpec, rev int64) bool {
 	return b.Provider.Revocable(spec, rev)

@@ -89,6 +89,9 @@ type Provider interface {
 	// leaves service. Revision 0 is whatever was in service before the operator's first rotation. A provider
 	// whose values exist nowhere but in the targets (random) answers false, and nothing is queued.
 	Revocable(spec rotationv1alpha1.ProviderSpec, rev int64) bool
+	// Inputs names the Secrets, in the RotatedSecret's namespace, where a person stages a new value for the
+	// provider to pick up (a Stripe key created in the Dashboard): the reconciler watches them. Usually none.
+	Inputs(spec rotationv1alpha1.ProviderSpec) []string
 }
 
 // Provider kinds: the field names of the provider blocks in spec.provider.

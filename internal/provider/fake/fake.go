@@ -78,6 +78,9 @@ func (p *Provider) Outputs(spec rotationv1alpha1.ProviderSpec) []string {
 	return []string{provider.DefaultOutput}
 }
 
+// Inputs implements provider.Provider: none.
+func (p *Provider) Inputs(rotationv1alpha1.ProviderSpec) []string { return nil }
+
 // Revocable implements provider.Provider.
 func (p *Provider) Revocable(spec rotationv1alpha1.ProviderSpec, rev int64) bool {
 	return p.RevocableFunc != nil && p.RevocableFunc(spec, rev)

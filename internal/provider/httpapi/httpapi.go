@@ -140,6 +140,9 @@ func (p *Provider) Outputs(spec rotationv1alpha1.ProviderSpec) []string {
 	return names
 }
 
+// Inputs implements provider.Provider: nothing is staged by a person.
+func (p *Provider) Inputs(rotationv1alpha1.ProviderSpec) []string { return nil }
+
 // Revocable implements provider.Provider: only with a revoke call, and only for credentials the operator issued
 // (the one in service before its first rotation has no recorded id).
 func (p *Provider) Revocable(spec rotationv1alpha1.ProviderSpec, rev int64) bool {

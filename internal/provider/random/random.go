@@ -150,5 +150,8 @@ func (p *Provider) Outputs(rotationv1alpha1.ProviderSpec) []string {
 	return []string{provider.DefaultOutput}
 }
 
+// Inputs implements provider.Provider: nothing is staged by a person.
+func (p *Provider) Inputs(rotationv1alpha1.ProviderSpec) []string { return nil }
+
 // Revocable implements provider.Provider: a random value is registered nowhere, so nothing is ever revoked.
 func (p *Provider) Revocable(rotationv1alpha1.ProviderSpec, int64) bool { return false }

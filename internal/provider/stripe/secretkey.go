@@ -227,6 +227,14 @@ func (k *SecretKey) Outputs(rotationv1alpha1.ProviderSpec) []string {
 	return []string{provider.DefaultOutput}
 }
 
+// Inputs implements provider.Provider: the Secret where a person stages the new key.
+func (k *SecretKey) Inputs(spec rotationv1alpha1.ProviderSpec) []string {
+	if spec.StripeSecretKey == nil {
+		return nil
+	}
+	return []string{spec.StripeSecretKey.StagedSecretRef.Name}
+}
+
 // Revocable implements provider.Provider: a key the operator promoted is tracked until a person has revoked it;
 // the key in service before the first rotation is unknown to it.
 func (k *SecretKey) Revocable(_ rotationv1alpha1.ProviderSpec, rev int64) bool { return rev > 0 }

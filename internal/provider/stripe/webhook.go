@@ -328,6 +328,9 @@ func (w *Webhook) Outputs(rotationv1alpha1.ProviderSpec) []string {
 	return []string{OutputEndpointID, provider.DefaultOutput}
 }
 
+// Inputs implements provider.Provider: nothing is staged by a person.
+func (w *Webhook) Inputs(rotationv1alpha1.ProviderSpec) []string { return nil }
+
 // Revocable implements provider.Provider: every endpoint that leaves service is deleted, including the one in
 // service before the operator took over (revision 0, found by spec.endpointID or spec.url).
 func (w *Webhook) Revocable(rotationv1alpha1.ProviderSpec, int64) bool { return true }
