@@ -105,19 +105,6 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) outcome 
 	return goOnOutcome()
 }
 
-// startAttempt makes a fresh revision the pending rotation and opens its history record. A rotation whose
-// candidate failed verification starts a new attempt the same way: a revision is never given a second value.
-func (s *scope) startAttempt(trigger rotationv1alpha1.Trigger, emergency bool, msg string) *rotationv1alpha1.PendingRotation {
-	p := &rotationv1alpha1.PendingRotation{
-		Revision: nextRevision(s.rs.Status), Trigger: trigger, Emergency: emergency, Step: rotationv1alpha1.StepDecided,
-		StartTime: metav1.NewTime(s.now), Message: msg,
-	}
-	s.rs.Status.Pending = p
-	s.addHistory(rotationv1alpha1.RotationRecord{Revision: p.Revision, Trigger: trigger, StartTime: p.StartTime,
-		Outcome: rotationv1alpha1.OutcomeInProgress, Message: msg})
-	return p
-}
-
 // nextRevision is one past every revision used so far: a rolled-back revision is never reused, so its validation
 // Jobs and staged value cannot be mistaken for the next attempt's.
 func nextRevision(st rotationv1alpha1.RotatedSecretStatus) int64 {

@@ -199,6 +199,31 @@ var _ = Describe("Hostile or careless input", func() {
 	})
 })
 
+var _ = Describe("An http provider template with a loop", func() {
+	It("is refused with InvalidSpec before any vendor call", func() {
+		ns := newNamespace()
+		var calls atomic.Int32
+		vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			calls.Add(1)
+			w.WriteHeader(http.StatusCreated)
+		}))
+		DeferCleanup(vendor.Close)
+		op := startOperator(operatorOptions{providers: provider.Registry{provider.KindHTTP: httpapi.New(httpapi.Options{})}}, ns)
+		defer op.stop()
+		rs := testgen.RotatedSecret("esim", ns, testgen.WithTarget("esim-env", "TOKEN"))
+		rs.Spec.Provider = rotationv1alpha1.ProviderSpec{HTTP: &rotationv1alpha1.HTTPProvider{
+			Auth: rotationv1alpha1.HTTPAuth{SecretRef: rotationv1alpha1.SecretKeyRef{Name: "vendor-admin", Key: "token"}},
+			Generate: rotationv1alpha1.HTTPRequest{Method: "POST", URL: rotationv1alpha1.HTTPURL(vendor.URL + "/v1/tokens"),
+				Body: `{"n":[{{ range $i := .Revision }}{{ $i }},{{ end }}]}`},
+			Outputs: map[string]string{"value": "{.token}"},
+		}}
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		expectStalled(rs, rotationv1alpha1.ReasonInvalidSpec, "spec.provider.http.generate.body")
+		Expect(settle(rs).Status.Pending).To(BeNil(), "no rotation starts")
+		Expect(calls.Load()).To(BeZero())
+	})
+})
+
 var _ = Describe("Vendors that never answer", func() {
 	It("cannot hold every worker: 100 random RotatedSecrets rotate while 16 vendor calls hang", func() {
 		ns := newNamespace()

@@ -120,6 +120,19 @@ func (s *scope) queueRevocation(rev int64) {
 	s.rs.Status.Revocations = append(s.rs.Status.Revocations, rotationv1alpha1.Revocation{Revision: rev, Since: metav1.NewTime(s.now)})
 }
 
+// startAttempt makes a fresh revision the pending rotation and opens its history record. A rotation whose
+// candidate failed verification starts a new attempt the same way: a revision is never given a second value.
+func (s *scope) startAttempt(trigger rotationv1alpha1.Trigger, emergency bool, msg string) *rotationv1alpha1.PendingRotation {
+	p := &rotationv1alpha1.PendingRotation{
+		Revision: nextRevision(s.rs.Status), Trigger: trigger, Emergency: emergency, Step: rotationv1alpha1.StepDecided,
+		StartTime: metav1.NewTime(s.now), Message: msg,
+	}
+	s.rs.Status.Pending = p
+	s.addHistory(rotationv1alpha1.RotationRecord{Revision: p.Revision, Trigger: trigger, StartTime: p.StartTime,
+		Outcome: rotationv1alpha1.OutcomeInProgress, Message: msg})
+	return p
+}
+
 // restored reports whether a rollback has written the current value back to every target.
 func (s *scope) restored() bool {
 	ro := s.rs.Status.Rollout

@@ -42,6 +42,9 @@ func (r *RotatedSecretReconciler) checkSpec(ctx context.Context, s *scope) outco
 	if s.provider, err = r.Providers.For(spec.Provider); err != nil {
 		return invalid("spec.provider: %v", err)
 	}
+	if err := s.provider.Check(spec.Provider); err != nil {
+		return invalid("%v", err)
+	}
 	outputs := s.provider.Outputs(spec.Provider)
 	for _, name := range outputs {
 		if !outputName.MatchString(name) {

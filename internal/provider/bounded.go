@@ -63,6 +63,8 @@ func (b *bounded) Outputs(spec rotationv1alpha1.ProviderSpec) []string {
 	return b.Provider.Outputs(spec)
 }
 
+func (b *bounded) Check(spec rotationv1alpha1.ProviderSpec) error { return b.Provider.Check(spec) }
+
 func (b *bounded) Inputs(spec rotationv1alpha1.ProviderSpec) []string { return b.Provider.Inputs(spec) }
 
 func (b *bounded) Revocable(spec rotationv1alpha1.ProviderSpec, rev int64) bool {

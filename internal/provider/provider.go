@@ -92,6 +92,9 @@ type Provider interface {
 	// Inputs names the Secrets, in the RotatedSecret's namespace, where a person stages a new value for the
 	// provider to pick up (a Stripe key created in the Dashboard): the reconciler watches them. Usually none.
 	Inputs(spec rotationv1alpha1.ProviderSpec) []string
+	// Check reports what is wrong with spec without any call (a template the provider cannot render), as an
+	// error naming the field; the reconciler refuses such a spec with InvalidSpec before a rotation starts.
+	Check(spec rotationv1alpha1.ProviderSpec) error
 }
 
 // Provider kinds: the field names of the provider blocks in spec.provider.

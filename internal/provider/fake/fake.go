@@ -78,6 +78,9 @@ func (p *Provider) Outputs(spec rotationv1alpha1.ProviderSpec) []string {
 	return []string{provider.DefaultOutput}
 }
 
+// Check implements provider.Provider: every spec is fine.
+func (p *Provider) Check(rotationv1alpha1.ProviderSpec) error { return nil }
+
 // Inputs implements provider.Provider: none.
 func (p *Provider) Inputs(rotationv1alpha1.ProviderSpec) []string { return nil }
 

@@ -140,6 +140,9 @@ func (p *Provider) Outputs(spec rotationv1alpha1.ProviderSpec) []string {
 	return names
 }
 
+// Check implements provider.Provider with CheckSpec.
+func (p *Provider) Check(spec rotationv1alpha1.ProviderSpec) error { return CheckSpec(spec.HTTP) }
+
 // Inputs implements provider.Provider: nothing is staged by a person.
 func (p *Provider) Inputs(rotationv1alpha1.ProviderSpec) []string { return nil }
 

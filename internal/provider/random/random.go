@@ -150,6 +150,9 @@ func (p *Provider) Outputs(rotationv1alpha1.ProviderSpec) []string {
 	return []string{provider.DefaultOutput}
 }
 
+// Check implements provider.Provider: the schema bounds length and encoding.
+func (p *Provider) Check(rotationv1alpha1.ProviderSpec) error { return nil }
+
 // Inputs implements provider.Provider: nothing is staged by a person.
 func (p *Provider) Inputs(rotationv1alpha1.ProviderSpec) []string { return nil }
 

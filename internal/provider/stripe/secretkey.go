@@ -227,6 +227,9 @@ func (k *SecretKey) Outputs(rotationv1alpha1.ProviderSpec) []string {
 	return []string{provider.DefaultOutput}
 }
 
+// Check implements provider.Provider: the schema checks the block.
+func (k *SecretKey) Check(rotationv1alpha1.ProviderSpec) error { return nil }
+
 // Inputs implements provider.Provider: the Secret where a person stages the new key.
 func (k *SecretKey) Inputs(spec rotationv1alpha1.ProviderSpec) []string {
 	if spec.StripeSecretKey == nil {

@@ -328,6 +328,9 @@ func (w *Webhook) Outputs(rotationv1alpha1.ProviderSpec) []string {
 	return []string{OutputEndpointID, provider.DefaultOutput}
 }
 
+// Check implements provider.Provider: the schema checks the block.
+func (w *Webhook) Check(rotationv1alpha1.ProviderSpec) error { return nil }
+
 // Inputs implements provider.Provider: nothing is staged by a person.
 func (w *Webhook) Inputs(rotationv1alpha1.ProviderSpec) []string { return nil }
 
