@@ -241,7 +241,7 @@ var _ = Describe("Vendors that never answer", func() {
 		DeferCleanup(vendor.Close)
 		DeferCleanup(func() { close(release) })
 		// Each call may hang for a minute: only the vendor call slots keep workers free for everything else.
-		slow := provider.Bound(httpapi.New(httpapi.Options{}), provider.NewSlots(2), time.Minute)
+		slow := provider.Bound(httpapi.New(httpapi.Options{Timeout: time.Minute}), provider.NewSlots(2), time.Minute)
 		op := startOperator(operatorOptions{workers: 4, providers: provider.Registry{provider.KindHTTP: slow}}, ns)
 		defer op.stop()
 		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vendor-admin"},

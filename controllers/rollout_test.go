@@ -153,7 +153,7 @@ var _ = Describe("Rollout stages", func() {
 
 		got = waitForRevision(rs, 1)
 		Expect(got.Status.Rollout.CompletedStages).To(Equal([]string{"workers", "api"}))
-		Expect(eventReasons(rs)).To(ContainElements(rotationv1alpha1.ReasonRollingOut, rotationv1alpha1.ReasonStageHealthy, rotationv1alpha1.ReasonRotated))
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElements(rotationv1alpha1.ReasonRollingOut, rotationv1alpha1.ReasonStageHealthy, rotationv1alpha1.ReasonRotated))
 
 		By("a forced rotation restarts each workload exactly once more")
 		genWorker, genAPI := deployment(ns, "esim-worker").Generation, deployment(ns, "backend-api").Generation
@@ -183,7 +183,7 @@ var _ = Describe("Rollout stages", func() {
 			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonWorkloadPaused))
 			g.Expect(c.Message).To(ContainSubstring("esim-worker"))
 		}, wait).Should(Succeed())
-		Expect(eventReasons(rs)).To(ContainElement(rotationv1alpha1.ReasonWorkloadPaused))
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonWorkloadPaused))
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).NotTo(Equal(before), "the new value is in the targets during the rollout")
 
 		By("the stage times out: the old value goes back and the stages restart on it")
@@ -212,7 +212,7 @@ var _ = Describe("Rollout stages", func() {
 			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonWorkloadNotFound))
 			g.Expect(c.Message).To(ContainSubstring("backend-api"))
 		}, wait).Should(Succeed())
-		Expect(eventReasons(rs)).To(ContainElement(rotationv1alpha1.ReasonWorkloadNotFound))
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonWorkloadNotFound))
 	})
 })
 
@@ -261,7 +261,7 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		Expect(got.Status.History[0]).To(And(HaveField("Revision", BeEquivalentTo(2)),
 			HaveField("Outcome", rotationv1alpha1.OutcomeRolledBack), HaveField("Message", ContainSubstring("jwt-smoke-r2"))))
 		Expect(got.Status.FailedAttempts).To(BeEquivalentTo(1))
-		Expect(eventReasons(rs)).To(ContainElements(rotationv1alpha1.ReasonValidationFailed+"", rotationv1alpha1.ReasonRollingBack))
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElements(rotationv1alpha1.ReasonValidationFailed+"", rotationv1alpha1.ReasonRollingBack))
 
 		By("no automatic retry during the backoff; a new rotate token retries at once with a fresh revision")
 		settle(rs)

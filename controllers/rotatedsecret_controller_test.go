@@ -89,7 +89,7 @@ var _ = Describe("RotatedSecret", func() {
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(second))
 		Eventually(func() int64 { return getRS(rs).Status.PreviousRevision }, wait).Should(BeZero())
 		Expect(getRS(rs).Status.CurrentRevision).To(BeEquivalentTo(2))
-		Expect(eventReasons(rs)).To(ContainElement("PreviousRemoved"))
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement("PreviousRemoved"))
 	})
 
 	It("rotates exactly once per new rotate token and never for other edits, without leaking the value", func() {

@@ -73,7 +73,7 @@ var _ = Describe("A Stripe secret key staged by a person", func() {
 			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonAwaitingStagedValue))
 			g.Expect(c.Message).To(ContainSubstring("stripe-staged"))
 		}, wait).Should(Succeed())
-		Expect(eventReasons(rs)).To(ContainElement(rotationv1alpha1.ReasonAwaitingStagedValue))
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonAwaitingStagedValue))
 		Expect(secretValue(ns, "backend-env", "STRIPE_SECRET_KEY")).To(Equal(keyA))
 
 		By("a person stages a new key: the waiting rotation goes on at once")
@@ -90,7 +90,7 @@ var _ = Describe("A Stripe secret key staged by a person", func() {
 			g.Expect(q[0].KeyHint).To(Equal("AAAA"))
 			g.Expect(q[0].Revision).To(BeEquivalentTo(1))
 		}, wait).Should(Succeed())
-		Expect(eventReasons(rs)).To(ContainElement(rotationv1alpha1.ReasonRevocationRequired))
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonRevocationRequired))
 
 		By("once it is revoked in the Dashboard the operator notices at its next check")
 		sb.mu.Lock()
@@ -99,7 +99,7 @@ var _ = Describe("A Stripe secret key staged by a person", func() {
 		clock.Step(2 * time.Hour)
 		poke(rs)
 		Eventually(func() []rotationv1alpha1.Revocation { return getRS(rs).Status.Revocations }, wait).Should(BeEmpty())
-		Expect(eventReasons(rs)).To(ContainElement(rotationv1alpha1.ReasonOldCredentialRevoked))
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonOldCredentialRevoked))
 
 		for _, e := range events(rs) {
 			Expect(e.Note).NotTo(ContainSubstring(keyA[:20]))

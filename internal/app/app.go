@@ -74,7 +74,7 @@ func Providers(opts Options) (provider.Registry, error) {
 		provider.KindRandom:          random.New(rand.Reader),
 		provider.KindStripeWebhook:   provider.Bound(webhook, slots, VendorCallTimeout),
 		provider.KindStripeSecretKey: provider.Bound(secretKey, slots, VendorCallTimeout),
-		provider.KindHTTP:            provider.Bound(httpapi.New(httpapi.Options{}), slots, VendorCallTimeout),
+		provider.KindHTTP:            provider.Bound(httpapi.New(httpapi.Options{Timeout: VendorCallTimeout}), slots, VendorCallTimeout),
 	}, nil
 }
 
