@@ -214,10 +214,14 @@ var _ = Describe("RotatedSecret", func() {
 		Eventually(func() string { return secretValue(ns, "backend-env", "JWT_SECRET") }, wait).Should(Equal(value))
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement("TargetDrift"))
 		Expect(testutil.ToFloat64(metrics.Repairs.WithLabelValues(ns, "jwt-secret"))).To(BeEquivalentTo(1))
-		got := cluster.RotatedSecret(rs)
-		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
-		Expect(got.Status.History[0].Trigger).To(Equal(rotationv1alpha1.TriggerTargetDrift))
-		Expect(got.Status.History[0].Outcome).To(Equal(rotationv1alpha1.OutcomeRepaired))
+		// The Event is emitted before the status that records the repair is written: wait for the record.
+		Eventually(func(g Gomega) {
+			got := cluster.With(g).RotatedSecret(rs)
+			g.Expect(got.Status.History).NotTo(BeEmpty())
+			g.Expect(got.Status.History[0].Trigger).To(Equal(rotationv1alpha1.TriggerTargetDrift))
+			g.Expect(got.Status.History[0].Outcome).To(Equal(rotationv1alpha1.OutcomeRepaired))
+		}, wait).Should(Succeed())
+		Expect(cluster.RotatedSecret(rs).Status.CurrentRevision).To(BeEquivalentTo(1))
 
 		By("re-creating a deleted target Secret with the current value")
 		Expect(k8sClient.Delete(ctx, &s)).To(Succeed())
