@@ -22,7 +22,7 @@ var _ = Describe("Crash safety of rollout, validation and rollback", func() {
 		rollOutRevision(ns, 1)
 		passValidation(rs, 1)
 		op.stop()
-		return rs, deployment(ns, "esim-worker").Generation, deployment(ns, "backend-api").Generation,
+		return rs, cluster.Deployment(ns, "esim-worker").Generation, cluster.Deployment(ns, "backend-api").Generation,
 			secretValue(ns, "backend-env", "JWT_SECRET")
 	}
 
@@ -30,7 +30,7 @@ var _ = Describe("Crash safety of rollout, validation and rollback", func() {
 	crashDuring := func(rs *rotationv1alpha1.RotatedSecret, step string, drive func()) *operator {
 		hook, crashed := crashAt(step)
 		op := startOperator(operatorOptions{hook: hook}, rs.Namespace)
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		drive()
 		Eventually(crashed, wait).Should(BeClosed())
 		op.stop()
@@ -46,7 +46,7 @@ var _ = Describe("Crash safety of rollout, validation and rollback", func() {
 	for _, step := range []string{controllers.StepHookRolloutStarted, controllers.StepHookWorkloadPatched,
 		controllers.StepHookStageHealthy, controllers.StepHookJobCreated} {
 		It("commits once, restarting each workload once, after a crash at "+step, func() {
-			ns := newNamespace()
+			ns := cluster.NewNamespace("t-")
 			rs, genWorker, genAPI, first := setup(ns)
 			op := crashDuring(rs, step, func() {
 				if step == controllers.StepHookJobCreated || step == controllers.StepHookStageHealthy {
@@ -63,10 +63,10 @@ var _ = Describe("Crash safety of rollout, validation and rollback", func() {
 			rollOutRevision(ns, 2)
 			waitForJob(ns, "jwt-smoke-r2")
 			finishJob(ns, "jwt-smoke-r2", true)
-			got := waitForRevision(rs, 2)
+			got := cluster.WaitForRevision(rs, 2)
 
-			Expect(deployment(ns, "esim-worker").Generation).To(Equal(genWorker+1), "the workers were restarted once")
-			Expect(deployment(ns, "backend-api").Generation).To(Equal(genAPI+1), "the API was restarted once")
+			Expect(cluster.Deployment(ns, "esim-worker").Generation).To(Equal(genWorker+1), "the workers were restarted once")
+			Expect(cluster.Deployment(ns, "backend-api").Generation).To(Equal(genAPI+1), "the API was restarted once")
 			Expect(jobsFor(ns, "2")).To(HaveLen(1), "one validation Job for the revision")
 			Expect(secretValue(ns, "backend-env", "JWT_SECRET")).NotTo(Equal(first))
 			Expect(got.Status.CurrentFingerprint).To(Equal(fp(secretValue(ns, "backend-env", "JWT_SECRET"))))
@@ -82,7 +82,7 @@ var _ = Describe("Crash safety of rollout, validation and rollback", func() {
 
 	for _, step := range []string{controllers.StepHookRollbackStarted, controllers.StepHookTargetsRestored} {
 		It("finishes the rollback after a crash at "+step, func() {
-			ns := newNamespace()
+			ns := cluster.NewNamespace("t-")
 			rs, genWorker, genAPI, first := setup(ns)
 			op := crashDuring(rs, step, func() {
 				rollOutRevision(ns, 2)
@@ -92,11 +92,11 @@ var _ = Describe("Crash safety of rollout, validation and rollback", func() {
 			defer op.stop()
 			rollOutRevision(ns, 1)
 			expectStalled(rs, rotationv1alpha1.ReasonRolledBack, "validation Job jwt-smoke-r2 failed")
-			got := getRS(rs)
+			got := cluster.RotatedSecret(rs)
 			Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
 			Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(first), "the old value is back")
-			Expect(deployment(ns, "esim-worker").Generation).To(Equal(genWorker+2), "restarted once forward, once back")
-			Expect(deployment(ns, "backend-api").Generation).To(Equal(genAPI + 2))
+			Expect(cluster.Deployment(ns, "esim-worker").Generation).To(Equal(genWorker+2), "restarted once forward, once back")
+			Expect(cluster.Deployment(ns, "backend-api").Generation).To(Equal(genAPI + 2))
 			Expect(got.Status.History[0]).To(And(HaveField("Revision", BeEquivalentTo(2)), HaveField("Outcome", rotationv1alpha1.OutcomeRolledBack)))
 		})
 	}

@@ -12,6 +12,7 @@ import (
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/controllers"
+	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/testgen"
 )
 
@@ -60,7 +61,7 @@ var _ = Describe("Crash safety", func() {
 
 	// expectConsistent checks that the rotation to rev finished exactly once and every target agrees.
 	expectConsistent := func(rs *rotationv1alpha1.RotatedSecret, rev int64, previous string) string {
-		got := waitForRevision(rs, rev)
+		got := cluster.WaitForRevision(rs, rev)
 		value := secretValue(rs.Namespace, "backend-env", "JWT_SECRET")
 		Expect(value).To(MatchRegexp(`^[0-9a-f]{64}$`))
 		Expect(secretValue(rs.Namespace, "worker-env", "JWT_SECRET")).To(Equal(value), "every target holds the same value")
@@ -83,7 +84,7 @@ var _ = Describe("Crash safety", func() {
 
 	for _, step := range steps {
 		It("finishes the first rotation after a crash at "+step, func() {
-			ns := newNamespace()
+			ns := cluster.NewNamespace("t-")
 			hook, crashed := crashAt(step)
 			op := startOperator(operatorOptions{hook: hook}, ns)
 			rs := newRS(ns)
@@ -99,11 +100,11 @@ var _ = Describe("Crash safety", func() {
 				Expect(value).To(Equal(atCrash), "the value staged before the crash is the one promoted")
 				Expect(op.generated.Calls()).To(BeEmpty(), "no second value was generated")
 			}
-			Expect(getRS(rs).Status.History).To(HaveLen(1))
+			Expect(cluster.RotatedSecret(rs).Status.History).To(HaveLen(1))
 		})
 
 		It("finishes a forced rotation after a crash at "+step+", keeping the previous value", func() {
-			ns := newNamespace()
+			ns := cluster.NewNamespace("t-")
 			op := startOperator(operatorOptions{}, ns)
 			rs := newRS(ns)
 			Expect(k8sClient.Create(ctx, rs)).To(Succeed())
@@ -112,7 +113,7 @@ var _ = Describe("Crash safety", func() {
 
 			hook, crashed := crashAt(step)
 			op = startOperator(operatorOptions{hook: hook}, ns)
-			annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+			cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 			Eventually(crashed, wait).Should(BeClosed())
 			op.stop()
 			atCrash := stagedValue(ns, 2)
@@ -125,7 +126,7 @@ var _ = Describe("Crash safety", func() {
 				Expect(value).To(Equal(atCrash))
 				Expect(op.generated.Calls()).To(BeEmpty())
 			}
-			got := getRS(rs)
+			got := cluster.RotatedSecret(rs)
 			Expect(got.Status.History).To(HaveLen(2))
 			Expect(got.Status.LastHandledRotateRequest).To(Equal("t1"))
 			Expect(settle(rs).Status.CurrentRevision).To(BeEquivalentTo(2), "the token is not handled twice")
@@ -133,7 +134,7 @@ var _ = Describe("Crash safety", func() {
 	}
 
 	It("starts a rotation over when its staged value is deleted before the targets have it", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		hook, crashed := crashAt(controllers.StepHookStaged)
 		op := startOperator(operatorOptions{hook: hook}, ns)
 		rs := newRS(ns)
@@ -152,7 +153,7 @@ var _ = Describe("Crash safety", func() {
 	})
 
 	It("stalls when the current value is deleted from the staging Secret, and a rotate token recovers", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		op := startOperator(operatorOptions{}, ns)
 		defer op.stop()
 		rs := newRS(ns)
@@ -163,14 +164,14 @@ var _ = Describe("Crash safety", func() {
 		expectStalled(rs, rotationv1alpha1.ReasonStagingLost, "set a new rotation.tribi.io/rotate token")
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(first), "targets keep their value")
 
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "recover")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "recover")
 		second := expectConsistent(rs, 2, "")
 		Expect(second).NotTo(Equal(first))
-		Expect(condition(getRS(rs), rotationv1alpha1.ConditionStalled)).To(BeNil())
+		Expect(fixture.Condition(cluster.RotatedSecret(rs), rotationv1alpha1.ConditionStalled)).To(BeNil())
 	})
 
 	It("never produces a second value for a revision with many concurrent reconciles", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		op := startOperator(operatorOptions{workers: 16}, ns)
 		defer op.stop()
 		const n = 40
@@ -181,7 +182,7 @@ var _ = Describe("Crash safety", func() {
 			Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		}
 		for _, rs := range all {
-			got := waitForRevision(rs, 1)
+			got := cluster.WaitForRevision(rs, 1)
 			Expect(secretValue(ns, "shared-env", rs.Spec.Targets[0].Key)).To(MatchRegexp(`^[0-9a-f]{64}$`))
 			Expect(got.Status.CurrentFingerprint).To(Equal(fp(secretValue(ns, "shared-env", rs.Spec.Targets[0].Key))))
 		}
@@ -194,7 +195,7 @@ var _ = Describe("Crash safety", func() {
 	})
 
 	It("keeps one value per revision even with two operators running at once (no leader election)", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		a := startOperator(operatorOptions{workers: 8}, ns)
 		defer a.stop()
 		b := startOperator(operatorOptions{workers: 8}, ns)
@@ -207,7 +208,7 @@ var _ = Describe("Crash safety", func() {
 			Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		}
 		for i, rs := range all {
-			got := waitForRevision(rs, 1)
+			got := cluster.WaitForRevision(rs, 1)
 			value := secretValue(ns, fmt.Sprintf("env-%d", i), "KEY")
 			Expect(value).To(MatchRegexp(`^[0-9a-f]{64}$`))
 			Expect(secretValue(ns, fmt.Sprintf("env-%d-worker", i), "KEY")).To(Equal(value))
@@ -222,7 +223,7 @@ var _ = Describe("Crash safety", func() {
 	})
 
 	It("removes nothing and writes nothing for a RotatedSecret that is deleted; its staging Secret is owned by it", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		op := startOperator(operatorOptions{}, ns)
 		defer op.stop()
 		rs := newRS(ns)

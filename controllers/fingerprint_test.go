@@ -15,7 +15,7 @@ import (
 
 var _ = Describe("Fingerprint key", func() {
 	It("is created once at first start and shared by every replica that starts", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		keys := make([][]byte, 4)
 		var wg sync.WaitGroup
 		for i := range keys {

@@ -70,7 +70,7 @@ func (a *actions) secret(path string) string {
 
 var _ = Describe("A GitHub Actions mirror", func() {
 	It("gets every revision, sealed for the repository's key, and a refused token stalls with the Secret named", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		gh := newActions()
 		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "github-token"},
 			StringData: map[string]string{"token": gh.token + "\n"}})).To(Succeed())
@@ -83,23 +83,23 @@ var _ = Describe("A GitHub Actions mirror", func() {
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		const path = "/repos/tribi/backend/environments/production/secrets/BACKEND_JWT_SECRET"
 
-		got := waitForRevision(rs, 1)
+		got := cluster.WaitForRevision(rs, 1)
 		Expect(gh.secret(path)).To(Equal(secretValue(ns, "backend-env", "JWT_SECRET")))
 		Expect(got.Status.Mirrors).To(ConsistOf(rotationv1alpha1.MirrorStatus{Target: "github:tribi/backend/production/BACKEND_JWT_SECRET", Revision: 1}))
 
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
-		waitForRevision(rs, 2)
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.WaitForRevision(rs, 2)
 		Expect(gh.secret(path)).To(Equal(secretValue(ns, "backend-env", "JWT_SECRET")))
-		Expect(getRS(rs).Status.Mirrors[0].Revision).To(BeEquivalentTo(2))
+		Expect(cluster.RotatedSecret(rs).Status.Mirrors[0].Revision).To(BeEquivalentTo(2))
 
 		By("GitHub refuses the token: nothing is committed and the token Secret is named")
 		gh.mu.Lock()
 		gh.token = "ghp_rotated"
 		gh.mu.Unlock()
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
 		before := secretValue(ns, "backend-env", "JWT_SECRET")
 		expectStalled(rs, rotationv1alpha1.ReasonMirrorFailed, "Secret github-token")
-		Expect(getRS(rs).Status.CurrentRevision).To(BeEquivalentTo(2))
+		Expect(cluster.RotatedSecret(rs).Status.CurrentRevision).To(BeEquivalentTo(2))
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(before), "no Kubernetes target changes before the mirror has the value")
 	})
 })

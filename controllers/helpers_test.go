@@ -8,23 +8,17 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/provider"
 )
 
 var ctx = context.Background()
 
 const wait = 20 * time.Second
-
-func getRS(rs *rotationv1alpha1.RotatedSecret) *rotationv1alpha1.RotatedSecret {
-	out := &rotationv1alpha1.RotatedSecret{}
-	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rs), out)).To(Succeed())
-	return out
-}
 
 // secretData returns the data of a Secret, or nil when it does not exist.
 func secretData(namespace, name string) map[string][]byte {
@@ -39,42 +33,9 @@ func secretValue(namespace, name, key string) string {
 	return string(secretData(namespace, name)[key])
 }
 
-// waitForRevision waits until rs has committed revision rev and is Ready, and returns it.
-func waitForRevision(rs *rotationv1alpha1.RotatedSecret, rev int64) *rotationv1alpha1.RotatedSecret {
-	var got *rotationv1alpha1.RotatedSecret
-	EventuallyWithOffset(1, func(g Gomega) {
-		got = &rotationv1alpha1.RotatedSecret{}
-		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rs), got)).To(Succeed())
-		g.Expect(got.Status.CurrentRevision).To(Equal(rev))
-		g.Expect(got.Status.Pending).To(BeNil())
-		g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, rotationv1alpha1.ConditionReady)).To(BeTrue())
-		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
-	}, wait, 50*time.Millisecond).Should(Succeed())
-	return got
-}
-
-// update applies change to the live object, retrying on conflicts.
-func update(rs *rotationv1alpha1.RotatedSecret, change func(*rotationv1alpha1.RotatedSecret)) {
-	EventuallyWithOffset(1, func() error {
-		live := getRS(rs)
-		change(live)
-		return k8sClient.Update(ctx, live)
-	}, wait).Should(Succeed())
-}
-
-// annotate sets an annotation, as `kubectl annotate --overwrite` does.
-func annotate(rs *rotationv1alpha1.RotatedSecret, key, value string) {
-	update(rs, func(live *rotationv1alpha1.RotatedSecret) {
-		if live.Annotations == nil {
-			live.Annotations = map[string]string{}
-		}
-		live.Annotations[key] = value
-	})
-}
-
 // poke changes a label, which makes the operator look at the object without asking for anything.
 func poke(rs *rotationv1alpha1.RotatedSecret) {
-	update(rs, func(live *rotationv1alpha1.RotatedSecret) {
+	cluster.Update(rs, func(live *rotationv1alpha1.RotatedSecret) {
 		if live.Labels == nil {
 			live.Labels = map[string]string{}
 		}
@@ -87,15 +48,15 @@ func poke(rs *rotationv1alpha1.RotatedSecret) {
 // that something did NOT happen, and that an idle reconcile costs no write.
 func settle(rs *rotationv1alpha1.RotatedSecret) *rotationv1alpha1.RotatedSecret {
 	EventuallyWithOffset(1, func(g Gomega) {
-		live := getRS(rs)
+		live := cluster.RotatedSecret(rs)
 		g.Expect(live.Status.ObservedGeneration).To(Equal(live.Generation))
 	}, wait).Should(Succeed())
-	before := getRS(rs)
+	before := cluster.RotatedSecret(rs)
 	poke(rs)
-	poked := getRS(rs).ResourceVersion
+	poked := cluster.RotatedSecret(rs).ResourceVersion
 	var got *rotationv1alpha1.RotatedSecret
 	ConsistentlyWithOffset(1, func(g Gomega) {
-		got = getRS(rs)
+		got = cluster.RotatedSecret(rs)
 		g.Expect(got.Status.CurrentRevision).To(Equal(before.Status.CurrentRevision))
 		g.Expect(got.Status.Pending).To(Equal(before.Status.Pending))
 		g.Expect(got.ResourceVersion).To(Equal(poked), "the operator wrote to an object it had nothing to do for")
@@ -129,14 +90,10 @@ func fp(value string) string {
 	return keyer.Of(provider.Values{"value": []byte(value)})
 }
 
-func condition(rs *rotationv1alpha1.RotatedSecret, t string) *metav1.Condition {
-	return meta.FindStatusCondition(rs.Status.Conditions, t)
-}
-
 // expectStalled waits until rs is Stalled with reason and a message containing text.
 func expectStalled(rs *rotationv1alpha1.RotatedSecret, reason, text string) {
 	EventuallyWithOffset(1, func(g Gomega) {
-		c := condition(getRS(rs), rotationv1alpha1.ConditionStalled)
+		c := fixture.Condition(cluster.RotatedSecret(rs), rotationv1alpha1.ConditionStalled)
 		g.Expect(c).NotTo(BeNil())
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 		g.Expect(c.Reason).To(Equal(reason))

@@ -27,17 +27,17 @@ import (
 // Each spec here is one row of the "Hostile input" table in docs/design.md.
 var _ = Describe("Hostile or careless input", func() {
 	It("refuses a 200 KB or unprintable rotate token without copying it anywhere, and rotates for the next good one", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		op := startOperator(operatorOptions{}, ns)
 		defer op.stop()
 		rs := testgen.RotatedSecret("jwt", ns, testgen.WithTarget("backend-env", "JWT_SECRET"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-		waitForRevision(rs, 1)
+		cluster.WaitForRevision(rs, 1)
 
 		huge := strings.Repeat("A", 200*1024)
-		annotate(rs, rotationv1alpha1.RotateAnnotation, huge)
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, huge)
 		expectStalled(rs, rotationv1alpha1.ReasonInvalidRequest, "is 204800 bytes long")
-		got := getRS(rs)
+		got := cluster.RotatedSecret(rs)
 		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1), "no rotation")
 		status, err := json.Marshal(got.Status)
 		Expect(err).NotTo(HaveOccurred())
@@ -47,30 +47,30 @@ var _ = Describe("Hostile or careless input", func() {
 			Expect(e.Note).NotTo(ContainSubstring(strings.Repeat("A", 64)))
 		}
 
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1\x1b[2J")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1\x1b[2J")
 		expectStalled(rs, rotationv1alpha1.ReasonInvalidRequest, "control or space character at byte 2")
-		Expect(getRS(rs).Status.LastHandledRotateRequest).To(BeEmpty())
+		Expect(cluster.RotatedSecret(rs).Status.LastHandledRotateRequest).To(BeEmpty())
 
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
-		got = waitForRevision(rs, 2)
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
+		got = cluster.WaitForRevision(rs, 2)
 		Expect(got.Status.LastHandledRotateRequest).To(Equal("t2"))
 	})
 
 	It("takes the emergency token as the first word: a long reason is cut, editing only the reason starts nothing", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		op := startOperator(operatorOptions{}, ns)
 		defer op.stop()
 		rs := testgen.RotatedSecret("jwt", ns, testgen.WithTarget("backend-env", "JWT_SECRET"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-		waitForRevision(rs, 1)
+		cluster.WaitForRevision(rs, 1)
 
-		annotate(rs, rotationv1alpha1.EmergencyAnnotation, "e1 leaked\x07 in CI "+strings.Repeat("r", 10*1024))
-		got := waitForRevision(rs, 2)
+		cluster.Annotate(rs, rotationv1alpha1.EmergencyAnnotation, "e1 leaked\x07 in CI "+strings.Repeat("r", 10*1024))
+		got := cluster.WaitForRevision(rs, 2)
 		Expect(got.Status.LastHandledEmergencyRequest).To(Equal("e1"))
 		Expect(len(got.Status.History[0].Message)).To(BeNumerically("<", 400))
 		Expect(got.Status.History[0].Message).NotTo(ContainSubstring("\x07"))
 
-		annotate(rs, rotationv1alpha1.EmergencyAnnotation, "e1 a better description of the leak")
+		cluster.Annotate(rs, rotationv1alpha1.EmergencyAnnotation, "e1 a better description of the leak")
 		Expect(settle(rs).Status.CurrentRevision).To(BeEquivalentTo(2), "the same token with a new reason is not a new request")
 	})
 
@@ -82,25 +82,25 @@ var _ = Describe("Hostile or careless input", func() {
 		waitForJob(ns, "jwt-smoke-r1")
 		waitForJob(ns, "jwt-auth-r1")
 		finishJob(ns, "jwt-smoke-r1", true)
-		Eventually(func() []rotationv1alpha1.ValidationJobStatus { return getRS(rs).Status.Validation.Jobs }, wait).Should(
+		Eventually(func() []rotationv1alpha1.ValidationJobStatus { return cluster.RotatedSecret(rs).Status.Validation.Jobs }, wait).Should(
 			ContainElement(rotationv1alpha1.ValidationJobStatus{Name: "smoke", JobName: "jwt-smoke-r1", Result: rotationv1alpha1.JobSucceeded}))
 
-		update(rs, func(live *rotationv1alpha1.RotatedSecret) {
+		cluster.Update(rs, func(live *rotationv1alpha1.RotatedSecret) {
 			tpl := live.Spec.Validation.Jobs[0].Template
 			live.Spec.Validation.Jobs = []rotationv1alpha1.ValidationJob{{Name: "extra", Template: tpl}, {Name: "smoke", Template: tpl}}
 		})
 		waitForJob(ns, "jwt-extra-r1")
-		Eventually(func() []rotationv1alpha1.ValidationJobStatus { return getRS(rs).Status.Validation.Jobs }, wait).Should(Equal(
+		Eventually(func() []rotationv1alpha1.ValidationJobStatus { return cluster.RotatedSecret(rs).Status.Validation.Jobs }, wait).Should(Equal(
 			[]rotationv1alpha1.ValidationJobStatus{
 				{Name: "extra", JobName: "jwt-extra-r1", Result: rotationv1alpha1.JobRunning},
 				{Name: "smoke", JobName: "jwt-smoke-r1", Result: rotationv1alpha1.JobSucceeded},
 			}), "the removed job is dropped, the kept one keeps its result")
 		finishJob(ns, "jwt-extra-r1", true)
-		waitForRevision(rs, 1)
+		cluster.WaitForRevision(rs, 1)
 	})
 
 	It("refuses a validation Job template that sets its own name, namespace or owner", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		op := startOperator(operatorOptions{}, ns)
 		defer op.stop()
 		rs := testgen.RotatedSecret("jwt", ns, testgen.WithTarget("backend-env", "JWT_SECRET"),
@@ -117,7 +117,7 @@ var _ = Describe("Hostile or careless input", func() {
 	})
 
 	It("keeps the create-pending marker when the vendor's 2xx answer cannot be read, and mints nothing twice", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		p := &fake.Provider{GenerateFunc: func(ctx context.Context, req provider.Request) (provider.Result, error) {
 			if err := req.Guard.Begin(ctx); err != nil {
 				return provider.Result{}, err
@@ -136,7 +136,7 @@ var _ = Describe("Hostile or careless input", func() {
 	})
 
 	It("verifies a candidate again after a 503 instead of revoking it and minting another", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		var verifyFailures atomic.Int32
 		verifyFailures.Store(1)
 		p := &fake.Provider{
@@ -160,7 +160,7 @@ var _ = Describe("Hostile or careless input", func() {
 
 		clock.Step(11 * time.Second)
 		poke(rs)
-		got := waitForRevision(rs, 1)
+		got := cluster.WaitForRevision(rs, 1)
 		Expect(secretValue(ns, "backend-env", "API_KEY")).To(Equal("key-1"), "the same candidate, verified again")
 		Expect(p.Calls("Generate")).To(Equal(1))
 		Expect(p.Calls("Verify")).To(Equal(2))
@@ -169,7 +169,7 @@ var _ = Describe("Hostile or careless input", func() {
 	})
 
 	It("writes nothing anywhere when one target Secret is immutable or of a type Kubernetes owns", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		gh := &countingMirror{}
 		op := startOperator(operatorOptions{github: gh}, ns)
 		defer op.stop()
@@ -201,7 +201,7 @@ var _ = Describe("Hostile or careless input", func() {
 
 var _ = Describe("An http provider template with a loop", func() {
 	It("is refused with InvalidSpec before any vendor call", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		var calls atomic.Int32
 		vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			calls.Add(1)
@@ -226,7 +226,7 @@ var _ = Describe("An http provider template with a loop", func() {
 
 var _ = Describe("Vendors that never answer", func() {
 	It("cannot hold every worker: 100 random RotatedSecrets rotate while 16 vendor calls hang", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		release := make(chan struct{})
 		var hanging, answered atomic.Int32
 		vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -264,13 +264,13 @@ var _ = Describe("Vendors that never answer", func() {
 			randoms = append(randoms, rs)
 		}
 		for _, rs := range randoms {
-			waitForRevision(rs, 1)
+			cluster.WaitForRevision(rs, 1)
 		}
 		for _, rs := range randoms {
-			annotate(rs, rotationv1alpha1.RotateAnnotation, "forced")
+			cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "forced")
 		}
 		for _, rs := range randoms {
-			waitForRevision(rs, 2)
+			cluster.WaitForRevision(rs, 2)
 		}
 		Expect(answered.Load()).To(BeZero(), "every random rotation finished while the vendor calls still hung")
 		Expect(hanging.Load()).To(BeEquivalentTo(2), "no more vendor calls than slots")

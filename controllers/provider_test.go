@@ -17,7 +17,7 @@ import (
 
 var _ = Describe("Provider failures", func() {
 	It("back off through status, without a hot loop, and recover", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		var failures atomic.Int32
 		failures.Store(2)
 		p := &fake.Provider{GenerateFunc: func(_ context.Context, req provider.Request) (provider.Result, error) {
@@ -44,7 +44,7 @@ var _ = Describe("Provider failures", func() {
 
 		clock.Step(21 * time.Second)
 		poke(rs)
-		got = waitForRevision(rs, 1)
+		got = cluster.WaitForRevision(rs, 1)
 		Expect(got.Status.FailedAttempts).To(BeZero())
 		Expect(got.Status.LastFailureTime).To(BeNil())
 		Expect(secretValue(ns, "backend-env", "API_KEY")).To(Equal("from-the-vendor"))
@@ -54,7 +54,7 @@ var _ = Describe("Provider failures", func() {
 	})
 
 	It("stall without retries when the provider says retrying cannot help", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		p := &fake.Provider{GenerateFunc: func(context.Context, provider.Request) (provider.Result, error) {
 			return provider.Result{}, provider.Permanent(errors.New("credential refused: check Secret vendor-admin"))
 		}}
@@ -64,12 +64,12 @@ var _ = Describe("Provider failures", func() {
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 
 		expectStalled(rs, rotationv1alpha1.ReasonInvalidSpec, "credential refused: check Secret vendor-admin")
-		Expect(getRS(rs).Status.FailedAttempts).To(BeZero())
+		Expect(cluster.RotatedSecret(rs).Status.FailedAttempts).To(BeZero())
 		Expect(secretData(ns, "backend-env")).To(BeNil())
 	})
 
 	It("never lets a value that fails verification reach a target", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		p := &fake.Provider{VerifyFunc: func(context.Context, provider.Request, provider.Result) error {
 			return errors.New("new key does not authenticate")
 		}}

@@ -13,27 +13,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/testgen"
 )
 
 // envtest runs no built-in controllers: these tests play the Deployment and Job controllers by setting status.
 
-func deployment(ns, name string) *appsv1.Deployment {
-	d := &appsv1.Deployment{}
-	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)).To(Succeed())
-	return d
-}
-
-// templateRevision is the revision the Deployment's pod template carries for the RotatedSecret ("" if none).
-func templateRevision(ns, name, rs string) string {
-	return deployment(ns, name).Spec.Template.Annotations[rotationv1alpha1.RestartAnnotationPrefix+rs]
-}
-
 // markRolledOut reports the Deployment's current template as fully rolled out, as the Deployment controller would.
 func markRolledOut(ns, name string) {
 	GinkgoHelper()
 	Eventually(func() error {
-		d := deployment(ns, name)
+		d := cluster.Deployment(ns, name)
 		n := *d.Spec.Replicas
 		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n,
 			ReadyReplicas: n, AvailableReplicas: n}
@@ -44,7 +34,7 @@ func markRolledOut(ns, name string) {
 // waitForTemplate waits until the Deployment's template carries rev for rs.
 func waitForTemplate(ns, name, rs string, rev int) {
 	GinkgoHelper()
-	Eventually(func() string { return templateRevision(ns, name, rs) }, wait).Should(Equal(fmt.Sprint(rev)))
+	Eventually(func() string { return cluster.TemplateRevision(ns, name, rs) }, wait).Should(Equal(fmt.Sprint(rev)))
 }
 
 // finishJob marks a validation Job as succeeded or failed, as the Job controller would.
@@ -106,7 +96,7 @@ func rollOutRevision(ns string, rev int) {
 // backendWithOperator makes a namespace with the two Deployments and an operator watching it (stopped after the
 // spec), and returns the namespace.
 func backendWithOperator() string {
-	ns := newNamespace()
+	ns := cluster.NewNamespace("t-")
 	createDeployments(ns, "esim-worker", "backend-api")
 	op := startOperator(operatorOptions{}, ns)
 	DeferCleanup(func() { op.stop() })
@@ -125,7 +115,7 @@ func passValidation(rs *rotationv1alpha1.RotatedSecret, rev int) *rotationv1alph
 	name := fmt.Sprintf("%s-smoke-r%d", rs.Name, rev)
 	waitForJob(rs.Namespace, name)
 	finishJob(rs.Namespace, name, true)
-	return waitForRevision(rs, int64(rev))
+	return cluster.WaitForRevision(rs, int64(rev))
 }
 
 var _ = Describe("Rollout stages", func() {
@@ -138,8 +128,8 @@ var _ = Describe("Rollout stages", func() {
 		waitForTemplate(ns, "esim-worker", "jwt", 1)
 
 		By("the workers are restarted; the API waits for them")
-		Consistently(func() string { return templateRevision(ns, "backend-api", "jwt") }, time.Second).Should(BeEmpty())
-		got := getRS(rs)
+		Consistently(func() string { return cluster.TemplateRevision(ns, "backend-api", "jwt") }, time.Second).Should(BeEmpty())
+		got := cluster.RotatedSecret(rs)
 		Expect(got.Status.Pending.Step).To(Equal(rotationv1alpha1.StepRollingOut))
 		Expect(got.Status.Rollout.Stage).To(Equal("workers"))
 		Expect(got.Status.Rollout.Workloads).To(ConsistOf(HaveField("Name", "esim-worker")))
@@ -148,20 +138,20 @@ var _ = Describe("Rollout stages", func() {
 		By("the workers become healthy: the API is restarted")
 		markRolledOut(ns, "esim-worker")
 		waitForTemplate(ns, "backend-api", "jwt", 1)
-		Expect(getRS(rs).Status.Rollout.CompletedStages).To(Equal([]string{"workers"}))
+		Expect(cluster.RotatedSecret(rs).Status.Rollout.CompletedStages).To(Equal([]string{"workers"}))
 		markRolledOut(ns, "backend-api")
 
-		got = waitForRevision(rs, 1)
+		got = cluster.WaitForRevision(rs, 1)
 		Expect(got.Status.Rollout.CompletedStages).To(Equal([]string{"workers", "api"}))
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElements(rotationv1alpha1.ReasonRollingOut, rotationv1alpha1.ReasonStageHealthy, rotationv1alpha1.ReasonRotated))
 
 		By("a forced rotation restarts each workload exactly once more")
-		genWorker, genAPI := deployment(ns, "esim-worker").Generation, deployment(ns, "backend-api").Generation
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		genWorker, genAPI := cluster.Deployment(ns, "esim-worker").Generation, cluster.Deployment(ns, "backend-api").Generation
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		rollOutRevision(ns, 2)
-		waitForRevision(rs, 2)
-		Expect(deployment(ns, "esim-worker").Generation).To(Equal(genWorker + 1))
-		Expect(deployment(ns, "backend-api").Generation).To(Equal(genAPI + 1))
+		cluster.WaitForRevision(rs, 2)
+		Expect(cluster.Deployment(ns, "esim-worker").Generation).To(Equal(genWorker + 1))
+		Expect(cluster.Deployment(ns, "backend-api").Generation).To(Equal(genAPI + 1))
 		settle(rs)
 	})
 
@@ -169,17 +159,17 @@ var _ = Describe("Rollout stages", func() {
 		rs := jwtWithRollout(ns)
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		rollOutRevision(ns, 1)
-		waitForRevision(rs, 1)
+		cluster.WaitForRevision(rs, 1)
 		before := secretValue(ns, "backend-env", "JWT_SECRET")
 
 		By("the worker Deployment is paused")
-		d := deployment(ns, "esim-worker")
+		d := cluster.Deployment(ns, "esim-worker")
 		d.Spec.Paused = true
 		Expect(k8sClient.Update(ctx, d)).To(Succeed())
 		markRolledOut(ns, "esim-worker")
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		Eventually(func(g Gomega) {
-			c := condition(getRS(rs), rotationv1alpha1.ConditionRotating)
+			c := fixture.Condition(cluster.RotatedSecret(rs), rotationv1alpha1.ConditionRotating)
 			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonWorkloadPaused))
 			g.Expect(c.Message).To(ContainSubstring("esim-worker"))
 		}, wait).Should(Succeed())
@@ -189,26 +179,26 @@ var _ = Describe("Rollout stages", func() {
 		By("the stage times out: the old value goes back and the stages restart on it")
 		clock.Step(11 * time.Minute)
 		poke(rs) // the fake clock moved; the operator's timer runs on real time
-		Eventually(func() string { return templateRevision(ns, "esim-worker", "jwt") }, wait).Should(Equal("1"))
+		Eventually(func() string { return cluster.TemplateRevision(ns, "esim-worker", "jwt") }, wait).Should(Equal("1"))
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(before))
-		d = deployment(ns, "esim-worker")
+		d = cluster.Deployment(ns, "esim-worker")
 		d.Spec.Paused = false
 		Expect(k8sClient.Update(ctx, d)).To(Succeed())
 		markRolledOut(ns, "esim-worker")
 		waitForTemplate(ns, "backend-api", "jwt", 1)
 		markRolledOut(ns, "backend-api")
 		expectStalled(rs, rotationv1alpha1.ReasonRolledBack, "stage workers was not healthy on revision 2 within 10m")
-		got := getRS(rs)
+		got := cluster.RotatedSecret(rs)
 		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
 		Expect(got.Status.History[0]).To(And(HaveField("Revision", BeEquivalentTo(2)), HaveField("Outcome", rotationv1alpha1.OutcomeRolledBack)))
 
 		By("a missing workload is named in the condition and an Event")
-		Expect(k8sClient.Delete(ctx, deployment(ns, "backend-api"))).To(Succeed())
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
+		Expect(k8sClient.Delete(ctx, cluster.Deployment(ns, "backend-api"))).To(Succeed())
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
 		waitForTemplate(ns, "esim-worker", "jwt", 3)
 		markRolledOut(ns, "esim-worker")
 		Eventually(func(g Gomega) {
-			c := condition(getRS(rs), rotationv1alpha1.ConditionRotating)
+			c := fixture.Condition(cluster.RotatedSecret(rs), rotationv1alpha1.ConditionRotating)
 			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonWorkloadNotFound))
 			g.Expect(c.Message).To(ContainSubstring("backend-api"))
 		}, wait).Should(Succeed())
@@ -232,14 +222,14 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		Expect(j.Spec.Template.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: rotationv1alpha1.RevisionEnv, Value: "1"}))
 		Expect(j.Spec.TTLSecondsAfterFinished).NotTo(BeNil())
 		Expect(metav1.GetControllerOf(j)).To(HaveField("Name", "jwt"))
-		Expect(getRS(rs).Status.CurrentRevision).To(BeZero(), "nothing commits before validation passes")
+		Expect(cluster.RotatedSecret(rs).Status.CurrentRevision).To(BeZero(), "nothing commits before validation passes")
 		finishJob(ns, "jwt-smoke-r1", true)
-		got := waitForRevision(rs, 1)
+		got := cluster.WaitForRevision(rs, 1)
 		Expect(got.Status.Validation.Jobs).To(ConsistOf(HaveField("Result", rotationv1alpha1.JobSucceeded)))
 		rev1 := secretValue(ns, "backend-env", "JWT_SECRET")
 
 		By("revision 2 fails its smoke test")
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		rollOutRevision(ns, 2)
 		waitForJob(ns, "jwt-smoke-r2")
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET_PREVIOUS")).To(Equal(rev1))
@@ -249,13 +239,13 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		Eventually(func() string { return secretValue(ns, "backend-env", "JWT_SECRET") }, wait).Should(Equal(rev1))
 		Expect(secretData(ns, "backend-env")).NotTo(HaveKey("JWT_SECRET_PREVIOUS"), "revision 1 had no previous value")
 		waitForTemplate(ns, "esim-worker", "jwt", 1)
-		Consistently(func() string { return templateRevision(ns, "backend-api", "jwt") }, 500*time.Millisecond).Should(Equal("2"))
+		Consistently(func() string { return cluster.TemplateRevision(ns, "backend-api", "jwt") }, 500*time.Millisecond).Should(Equal("2"))
 		markRolledOut(ns, "esim-worker")
 		waitForTemplate(ns, "backend-api", "jwt", 1)
 		markRolledOut(ns, "backend-api")
 		expectStalled(rs, rotationv1alpha1.ReasonRolledBack, "validation Job jwt-smoke-r2 failed")
-		got = getRS(rs)
-		Expect(condition(got, rotationv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+		got = cluster.RotatedSecret(rs)
+		Expect(fixture.Condition(got, rotationv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
 		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
 		Expect(got.Status.CurrentFingerprint).To(Equal(fp(rev1)))
 		Expect(got.Status.History[0]).To(And(HaveField("Revision", BeEquivalentTo(2)),
@@ -265,11 +255,11 @@ var _ = Describe("Validation Jobs and rollback", func() {
 
 		By("no automatic retry during the backoff; a new rotate token retries at once with a fresh revision")
 		settle(rs)
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
 		rollOutRevision(ns, 3)
 		waitForJob(ns, "jwt-smoke-r3")
 		finishJob(ns, "jwt-smoke-r3", true)
-		got = waitForRevision(rs, 3)
+		got = cluster.WaitForRevision(rs, 3)
 		Expect(got.Status.FailedAttempts).To(BeZero())
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET_PREVIOUS")).To(Equal(rev1))
 	})
@@ -281,16 +271,16 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		passValidation(rs, 1)
 		rev1 := secretValue(ns, "backend-env", "JWT_SECRET")
 
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		rollOutRevision(ns, 2)
 		waitForJob(ns, "jwt-smoke-r2")
 		finishJob(ns, "jwt-smoke-r2", false)
 		expectStalled(rs, rotationv1alpha1.ReasonHalted, "set onFailure: Rollback to roll back")
-		Expect(getRS(rs).Status.Pending.Step).To(Equal(rotationv1alpha1.StepHalted))
+		Expect(cluster.RotatedSecret(rs).Status.Pending.Step).To(Equal(rotationv1alpha1.StepHalted))
 		Consistently(func() string { return secretValue(ns, "backend-env", "JWT_SECRET") }, time.Second).ShouldNot(Equal(rev1))
-		Expect(templateRevision(ns, "backend-api", "jwt")).To(Equal("2"))
+		Expect(cluster.TemplateRevision(ns, "backend-api", "jwt")).To(Equal("2"))
 
-		update(rs, func(live *rotationv1alpha1.RotatedSecret) {
+		cluster.Update(rs, func(live *rotationv1alpha1.RotatedSecret) {
 			live.Spec.Validation.OnFailure = rotationv1alpha1.FailureRollback
 		})
 		Eventually(func() string { return secretValue(ns, "backend-env", "JWT_SECRET") }, wait).Should(Equal(rev1))
@@ -305,13 +295,13 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		waitForJob(ns, "jwt-smoke-r1")
 		finishJob(ns, "jwt-smoke-r1", false)
 		expectStalled(rs, rotationv1alpha1.ReasonHalted, "there is no earlier value to roll back to")
-		Expect(getRS(rs).Status.Pending.Step).To(Equal(rotationv1alpha1.StepHalted))
+		Expect(cluster.RotatedSecret(rs).Status.Pending.Step).To(Equal(rotationv1alpha1.StepHalted))
 
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "start-over")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "start-over")
 		rollOutRevision(ns, 2)
 		waitForJob(ns, "jwt-smoke-r2")
 		finishJob(ns, "jwt-smoke-r2", true)
-		got := waitForRevision(rs, 2)
+		got := cluster.WaitForRevision(rs, 2)
 		Expect(got.Status.History[1]).To(And(HaveField("Revision", BeEquivalentTo(1)), HaveField("Outcome", rotationv1alpha1.OutcomeHalted)))
 	})
 
@@ -320,8 +310,8 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		rollOutRevision(ns, 1)
 		waitForJob(ns, "jwt-smoke-r1")
-		update(rs, func(live *rotationv1alpha1.RotatedSecret) { live.Spec.Validation = nil })
-		waitForRevision(rs, 1)
+		cluster.Update(rs, func(live *rotationv1alpha1.RotatedSecret) { live.Spec.Validation = nil })
+		cluster.WaitForRevision(rs, 1)
 	})
 
 	It("fails validation that does not finish in time", func() {
@@ -329,7 +319,7 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		rollOutRevision(ns, 1)
 		passValidation(rs, 1)
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		rollOutRevision(ns, 2)
 		waitForJob(ns, "jwt-smoke-r2")
 		clock.Step(6 * time.Minute)

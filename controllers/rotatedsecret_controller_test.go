@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/metrics"
 	"github.com/tribi/secret-rotator/internal/testgen"
 )
@@ -25,7 +26,7 @@ var _ = Describe("RotatedSecret", func() {
 		op *operator
 	)
 	BeforeEach(func() {
-		ns = newNamespace()
+		ns = cluster.NewNamespace("t-")
 		op = startOperator(operatorOptions{}, ns)
 	})
 	AfterEach(func() { op.stop() })
@@ -34,7 +35,7 @@ var _ = Describe("RotatedSecret", func() {
 		rs := testgen.RotatedSecret("jwt-secret", ns, testgen.WithTarget("backend-env", "JWT_SECRET"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 
-		got := waitForRevision(rs, 1)
+		got := cluster.WaitForRevision(rs, 1)
 		value := secretValue(ns, "backend-env", "JWT_SECRET")
 		Expect(value).To(MatchRegexp(`^[0-9a-f]{64}$`))
 		Expect(got.Status.CurrentFingerprint).To(Equal(fp(value)))
@@ -43,7 +44,7 @@ var _ = Describe("RotatedSecret", func() {
 		Expect(got.Status.History).To(HaveLen(1))
 		Expect(got.Status.History[0].Trigger).To(Equal(rotationv1alpha1.TriggerCreated))
 		Expect(got.Status.History[0].Outcome).To(Equal(rotationv1alpha1.OutcomeSucceeded))
-		Expect(condition(got, rotationv1alpha1.ConditionRotating).Status).To(Equal(metav1.ConditionFalse))
+		Expect(fixture.Condition(got, rotationv1alpha1.ConditionRotating).Status).To(Equal(metav1.ConditionFalse))
 
 		By("keeping the value in an owned staging Secret")
 		var staging corev1.Secret
@@ -63,7 +64,7 @@ var _ = Describe("RotatedSecret", func() {
 		rs := testgen.RotatedSecret("jwt-secret", ns, testgen.WithTarget("backend-env", "JWT_SECRET"),
 			testgen.WithPrevious("_PREVIOUS", "24h"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-		waitForRevision(rs, 1)
+		cluster.WaitForRevision(rs, 1)
 		first := secretValue(ns, "backend-env", "JWT_SECRET")
 
 		By("doing nothing one day before the TTL")
@@ -73,7 +74,7 @@ var _ = Describe("RotatedSecret", func() {
 		By("rotating once the 90 days are over")
 		clock.Step(day + time.Minute)
 		poke(rs)
-		got := waitForRevision(rs, 2)
+		got := cluster.WaitForRevision(rs, 2)
 		second := secretValue(ns, "backend-env", "JWT_SECRET")
 		Expect(second).To(MatchRegexp(`^[0-9a-f]{64}$`))
 		Expect(second).NotTo(Equal(first))
@@ -87,8 +88,8 @@ var _ = Describe("RotatedSecret", func() {
 		poke(rs)
 		Eventually(func() map[string][]byte { return secretData(ns, "backend-env") }, wait).ShouldNot(HaveKey("JWT_SECRET_PREVIOUS"))
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal(second))
-		Eventually(func() int64 { return getRS(rs).Status.PreviousRevision }, wait).Should(BeZero())
-		Expect(getRS(rs).Status.CurrentRevision).To(BeEquivalentTo(2))
+		Eventually(func() int64 { return cluster.RotatedSecret(rs).Status.PreviousRevision }, wait).Should(BeZero())
+		Expect(cluster.RotatedSecret(rs).Status.CurrentRevision).To(BeEquivalentTo(2))
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement("PreviousRemoved"))
 	})
 
@@ -96,11 +97,11 @@ var _ = Describe("RotatedSecret", func() {
 		rs := testgen.RotatedSecret("jwt-secret", ns, testgen.WithTarget("backend-env", "JWT_SECRET"),
 			testgen.WithPrevious("_PREVIOUS", "24h"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-		waitForRevision(rs, 1)
+		cluster.WaitForRevision(rs, 1)
 		v1 := secretValue(ns, "backend-env", "JWT_SECRET")
 
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
-		got := waitForRevision(rs, 2)
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		got := cluster.WaitForRevision(rs, 2)
 		v2 := secretValue(ns, "backend-env", "JWT_SECRET")
 		Expect(v2).NotTo(Equal(v1))
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET_PREVIOUS")).To(Equal(v1))
@@ -108,13 +109,13 @@ var _ = Describe("RotatedSecret", func() {
 		Expect(got.Status.History[0].Trigger).To(Equal(rotationv1alpha1.TriggerManual))
 
 		By("ignoring the same token and unrelated edits")
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
-		annotate(rs, "team", "payments")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.Annotate(rs, "team", "payments")
 		Expect(settle(rs).Status.CurrentRevision).To(BeEquivalentTo(2))
 
 		By("rotating again for a new token")
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
-		got = waitForRevision(rs, 3)
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t2")
+		got = cluster.WaitForRevision(rs, 3)
 		v3 := secretValue(ns, "backend-env", "JWT_SECRET")
 		Expect(v3).NotTo(BeElementOf(v1, v2))
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET_PREVIOUS")).To(Equal(v2))
@@ -149,14 +150,14 @@ var _ = Describe("RotatedSecret", func() {
 		rs := testgen.RotatedSecret("jwt-secret", ns, testgen.WithTarget("backend-env", "JWT_SECRET"),
 			testgen.WithPrevious("_PREVIOUS", "24h"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-		waitForRevision(rs, 1)
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
-		waitForRevision(rs, 2)
+		cluster.WaitForRevision(rs, 1)
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.WaitForRevision(rs, 2)
 		Expect(secretData(ns, "backend-env")).To(HaveKey("JWT_SECRET_PREVIOUS"))
 		v2 := secretValue(ns, "backend-env", "JWT_SECRET")
 
-		annotate(rs, rotationv1alpha1.EmergencyAnnotation, "e1 JWT secret pasted in a public channel")
-		got := waitForRevision(rs, 3)
+		cluster.Annotate(rs, rotationv1alpha1.EmergencyAnnotation, "e1 JWT secret pasted in a public channel")
+		got := cluster.WaitForRevision(rs, 3)
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).NotTo(Equal(v2))
 		Expect(secretData(ns, "backend-env")).NotTo(HaveKey("JWT_SECRET_PREVIOUS"))
 		Expect(got.Status.PreviousRevision).To(BeZero())
@@ -175,16 +176,16 @@ var _ = Describe("RotatedSecret", func() {
 		cookie := testgen.RotatedSecret("cookie-secret", ns, testgen.WithTarget("backend-env", "COOKIE_SECRET"))
 		Expect(k8sClient.Create(ctx, jwt)).To(Succeed())
 		Expect(k8sClient.Create(ctx, cookie)).To(Succeed())
-		waitForRevision(jwt, 1)
-		waitForRevision(cookie, 1)
+		cluster.WaitForRevision(jwt, 1)
+		cluster.WaitForRevision(cookie, 1)
 
 		data := secretData(ns, "backend-env")
 		Expect(data).To(HaveKeyWithValue("DATABASE_URL", []byte("postgres://db")))
 		Expect(string(data["JWT_SECRET"])).To(MatchRegexp(`^[0-9a-f]{64}$`))
 		Expect(string(data["COOKIE_SECRET"])).To(MatchRegexp(`^[0-9a-f]{64}$`))
 
-		annotate(jwt, rotationv1alpha1.RotateAnnotation, "now")
-		waitForRevision(jwt, 2)
+		cluster.Annotate(jwt, rotationv1alpha1.RotateAnnotation, "now")
+		cluster.WaitForRevision(jwt, 2)
 		after := secretData(ns, "backend-env")
 		Expect(after["JWT_SECRET"]).NotTo(Equal(data["JWT_SECRET"]))
 		Expect(after["COOKIE_SECRET"]).To(Equal(data["COOKIE_SECRET"]))
@@ -202,7 +203,7 @@ var _ = Describe("RotatedSecret", func() {
 	It("restores a managed key edited by hand, and a deleted target, without a new revision", func() {
 		rs := testgen.RotatedSecret("jwt-secret", ns, testgen.WithTarget("backend-env", "JWT_SECRET"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-		waitForRevision(rs, 1)
+		cluster.WaitForRevision(rs, 1)
 		value := secretValue(ns, "backend-env", "JWT_SECRET")
 
 		var s corev1.Secret
@@ -213,15 +214,19 @@ var _ = Describe("RotatedSecret", func() {
 		Eventually(func() string { return secretValue(ns, "backend-env", "JWT_SECRET") }, wait).Should(Equal(value))
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement("TargetDrift"))
 		Expect(testutil.ToFloat64(metrics.Repairs.WithLabelValues(ns, "jwt-secret"))).To(BeEquivalentTo(1))
-		got := getRS(rs)
-		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
-		Expect(got.Status.History[0].Trigger).To(Equal(rotationv1alpha1.TriggerTargetDrift))
-		Expect(got.Status.History[0].Outcome).To(Equal(rotationv1alpha1.OutcomeRepaired))
+		// The Event is emitted before the status that records the repair is written: wait for the record.
+		Eventually(func(g Gomega) {
+			got := cluster.With(g).RotatedSecret(rs)
+			g.Expect(got.Status.History).NotTo(BeEmpty())
+			g.Expect(got.Status.History[0].Trigger).To(Equal(rotationv1alpha1.TriggerTargetDrift))
+			g.Expect(got.Status.History[0].Outcome).To(Equal(rotationv1alpha1.OutcomeRepaired))
+		}, wait).Should(Succeed())
+		Expect(cluster.RotatedSecret(rs).Status.CurrentRevision).To(BeEquivalentTo(1))
 
 		By("re-creating a deleted target Secret with the current value")
 		Expect(k8sClient.Delete(ctx, &s)).To(Succeed())
 		Eventually(func() string { return secretValue(ns, "backend-env", "JWT_SECRET") }, wait).Should(Equal(value))
-		Expect(getRS(rs).Status.CurrentRevision).To(BeEquivalentTo(1))
+		Expect(cluster.RotatedSecret(rs).Status.CurrentRevision).To(BeEquivalentTo(1))
 		Expect(op.generated.Calls()).To(HaveLen(1))
 	})
 
@@ -231,13 +236,13 @@ var _ = Describe("RotatedSecret", func() {
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 
 		Eventually(func(g Gomega) {
-			got := getRS(rs)
-			c := condition(got, rotationv1alpha1.ConditionStalled)
+			got := cluster.RotatedSecret(rs)
+			c := fixture.Condition(got, rotationv1alpha1.ConditionStalled)
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonTargetNamespaceNotFound))
 			g.Expect(c.Message).To(ContainSubstring(`namespace "missing-` + ns + `" does not exist`))
-			g.Expect(condition(got, rotationv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(fixture.Condition(got, rotationv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(got.Status.FailedAttempts).To(BeNumerically(">=", 1))
 			g.Expect(got.Status.Phase).To(Equal(rotationv1alpha1.PhaseStalled))
 		}, wait).Should(Succeed())
@@ -246,16 +251,16 @@ var _ = Describe("RotatedSecret", func() {
 		Expect(secretData(ns, "backend-env")).To(BeNil(), "no target sees the value while another cannot be written")
 
 		By("backing off instead of retrying in a loop")
-		attempts := getRS(rs).Status.FailedAttempts
+		attempts := cluster.RotatedSecret(rs).Status.FailedAttempts
 		Expect(settle(rs).Status.FailedAttempts).To(Equal(attempts))
 
 		By("finishing the same rotation once the namespace exists and the backoff has passed")
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "missing-" + ns}})).To(Succeed())
 		clock.Step(time.Hour)
 		poke(rs)
-		got := waitForRevision(rs, 1)
+		got := cluster.WaitForRevision(rs, 1)
 		Expect(got.Status.FailedAttempts).To(BeZero())
-		Expect(condition(got, rotationv1alpha1.ConditionStalled)).To(BeNil())
+		Expect(fixture.Condition(got, rotationv1alpha1.ConditionStalled)).To(BeNil())
 		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(MatchRegexp(`^[0-9a-f]{64}$`))
 		Expect(secretValue("missing-"+ns, "backend-env", "JWT_SECRET")).To(Equal(secretValue(ns, "backend-env", "JWT_SECRET")))
 		Expect(op.generated.Calls()).To(Equal(map[string]int{ns + "/jwt-secret@1": 1}), "the retry reused the staged value")
@@ -271,8 +276,8 @@ var _ = Describe("RotatedSecret", func() {
 		Expect(op.generated.Calls()).To(BeEmpty(), "refused before the provider is called")
 
 		By("recovering as soon as the spec is fixed")
-		update(rs, func(live *rotationv1alpha1.RotatedSecret) { live.Spec.Targets[0].From = "value" })
-		waitForRevision(rs, 1)
+		cluster.Update(rs, func(live *rotationv1alpha1.RotatedSecret) { live.Spec.Targets[0].From = "value" })
+		cluster.WaitForRevision(rs, 1)
 		Expect(secretValue(ns, "backend-env", "PARTNER")).To(MatchRegexp(`^[0-9a-f]{64}$`))
 	})
 
@@ -291,14 +296,14 @@ var _ = Describe("RotatedSecret", func() {
 	It("holds rotations while suspended, except an emergency", func() {
 		rs := testgen.RotatedSecret("jwt-secret", ns, testgen.WithTarget("backend-env", "JWT_SECRET"))
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-		waitForRevision(rs, 1)
-		update(rs, func(live *rotationv1alpha1.RotatedSecret) { live.Spec.Suspend = true })
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.WaitForRevision(rs, 1)
+		cluster.Update(rs, func(live *rotationv1alpha1.RotatedSecret) { live.Spec.Suspend = true })
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		got := settle(rs)
 		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
 		Expect(got.Status.Phase).To(Equal(rotationv1alpha1.PhaseSuspended))
 
-		annotate(rs, rotationv1alpha1.EmergencyAnnotation, "e1 leaked")
-		waitForRevision(rs, 2)
+		cluster.Annotate(rs, rotationv1alpha1.EmergencyAnnotation, "e1 leaked")
+		cluster.WaitForRevision(rs, 2)
 	})
 })

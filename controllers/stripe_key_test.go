@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/provider/stripe"
 	"github.com/tribi/secret-rotator/internal/testgen"
@@ -46,7 +47,7 @@ func newStripeBalance() *stripeBalance {
 
 var _ = Describe("A Stripe secret key staged by a person", func() {
 	It("waits for a new key, promotes it when it is staged, and tracks the old key's revocation in the Dashboard", func() {
-		ns := newNamespace()
+		ns := cluster.NewNamespace("t-")
 		sb := newStripeBalance()
 		keys, err := stripe.NewSecretKey(stripe.Options{BaseURL: sb.URL})
 		Expect(err).NotTo(HaveOccurred())
@@ -61,7 +62,7 @@ var _ = Describe("A Stripe secret key staged by a person", func() {
 		rs.Spec.Provider = rotationv1alpha1.ProviderSpec{StripeSecretKey: &rotationv1alpha1.StripeSecretKeyProvider{
 			StagedSecretRef: rotationv1alpha1.SecretKeyRef{Name: "stripe-staged", Key: "STRIPE_SECRET_KEY"}, Mode: rotationv1alpha1.StripeModeTest}}
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-		got := waitForRevision(rs, 1)
+		got := cluster.WaitForRevision(rs, 1)
 		Expect(secretValue(ns, "backend-env", "STRIPE_SECRET_KEY")).To(Equal(keyA))
 		Expect(got.Status.Revocations).To(BeEmpty(), "nothing is known about the key before the operator")
 
@@ -69,7 +70,7 @@ var _ = Describe("A Stripe secret key staged by a person", func() {
 		clock.Step(61 * 24 * time.Hour)
 		poke(rs)
 		Eventually(func(g Gomega) {
-			c := condition(getRS(rs), rotationv1alpha1.ConditionRotating)
+			c := fixture.Condition(cluster.RotatedSecret(rs), rotationv1alpha1.ConditionRotating)
 			g.Expect(c.Reason).To(Equal(rotationv1alpha1.ReasonAwaitingStagedValue))
 			g.Expect(c.Message).To(ContainSubstring("stripe-staged"))
 		}, wait).Should(Succeed())
@@ -79,12 +80,12 @@ var _ = Describe("A Stripe secret key staged by a person", func() {
 		By("a person stages a new key: the waiting rotation goes on at once")
 		staged.StringData = map[string]string{"STRIPE_SECRET_KEY": keyB}
 		Expect(k8sClient.Update(ctx, staged)).To(Succeed())
-		got = waitForRevision(rs, 2)
+		got = cluster.WaitForRevision(rs, 2)
 		Expect(secretValue(ns, "backend-env", "STRIPE_SECRET_KEY")).To(Equal(keyB))
 
 		By("the old key still works: a person must revoke it, and is told which one")
 		Eventually(func(g Gomega) {
-			q := getRS(rs).Status.Revocations
+			q := cluster.RotatedSecret(rs).Status.Revocations
 			g.Expect(q).To(HaveLen(1))
 			g.Expect(q[0].HumanRequired).To(BeTrue())
 			g.Expect(q[0].KeyHint).To(Equal("AAAA"))
@@ -98,7 +99,7 @@ var _ = Describe("A Stripe secret key staged by a person", func() {
 		sb.mu.Unlock()
 		clock.Step(2 * time.Hour)
 		poke(rs)
-		Eventually(func() []rotationv1alpha1.Revocation { return getRS(rs).Status.Revocations }, wait).Should(BeEmpty())
+		Eventually(func() []rotationv1alpha1.Revocation { return cluster.RotatedSecret(rs).Status.Revocations }, wait).Should(BeEmpty())
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonOldCredentialRevoked))
 
 		for _, e := range events(rs) {

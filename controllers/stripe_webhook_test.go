@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/provider/stripe"
 	"github.com/tribi/secret-rotator/internal/provider/stripe/stripetest"
@@ -43,7 +44,7 @@ var _ = Describe("A Stripe webhook signing secret", func() {
 	var rs *rotationv1alpha1.RotatedSecret
 
 	BeforeEach(func() {
-		ns = newNamespace()
+		ns = cluster.NewNamespace("t-")
 		fake = stripetest.NewServer()
 		DeferCleanup(fake.Close)
 		fake.AddKey(webhookOperatorKey, false)
@@ -107,7 +108,7 @@ var _ = Describe("A Stripe webhook signing secret", func() {
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		waitForSmokeJob(1)
 		finishJob(ns, smokeJob(1), true)
-		waitForRevision(rs, 1)
+		cluster.WaitForRevision(rs, 1)
 		twin := twinOf(1)
 		expectTwinOf(twin, "we_orig")
 		Eventually(endpointIDs, wait).Should(Equal([]string{twin.ID}))
@@ -115,7 +116,7 @@ var _ = Describe("A Stripe webhook signing secret", func() {
 		return twin
 	}
 	keepPrevious := func() {
-		update(rs, func(live *rotationv1alpha1.RotatedSecret) {
+		cluster.Update(rs, func(live *rotationv1alpha1.RotatedSecret) {
 			live.Spec.Previous = &rotationv1alpha1.PreviousSpec{Keep: true, GracePeriod: "1h"}
 		})
 	}
@@ -132,16 +133,16 @@ var _ = Describe("A Stripe webhook signing secret", func() {
 		By("both endpoints deliver while the smoke test runs")
 		poke(rs)
 		Consistently(endpointIDs, 2*time.Second, 100*time.Millisecond).Should(ConsistOf("we_orig", twin.ID))
-		got := getRS(rs)
+		got := cluster.RotatedSecret(rs)
 		Expect(got.Status.CurrentRevision).To(BeZero(), "not committed yet")
 		Expect(got.Status.Pending).NotTo(BeNil())
 
 		By("the smoke test passes: revision 1 commits and the original endpoint is deleted")
 		finishJob(ns, smokeJob(1), true)
-		waitForRevision(rs, 1)
+		cluster.WaitForRevision(rs, 1)
 		Eventually(endpointIDs, wait).Should(Equal([]string{twin.ID}))
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonOldCredentialRevoked))
-		Eventually(func() []rotationv1alpha1.Revocation { return getRS(rs).Status.Revocations }, wait).Should(BeEmpty())
+		Eventually(func() []rotationv1alpha1.Revocation { return cluster.RotatedSecret(rs).Status.Revocations }, wait).Should(BeEmpty())
 		Expect(secretValue(ns, "backend-env", webhookKey)).To(Equal(twin.Secret))
 		Expect(creates()).To(Equal(1), "one endpoint created for one revision")
 		Expect(fake.Calls()).To(ContainElement("DELETE /v1/webhook_endpoints/we_orig"))
@@ -149,13 +150,13 @@ var _ = Describe("A Stripe webhook signing secret", func() {
 		for _, e := range events(rs) {
 			Expect(e.Note).NotTo(ContainSubstring(twin.Secret))
 		}
-		Expect(getRS(rs).Status.Conditions).NotTo(ContainElement(HaveField("Message", ContainSubstring(twin.Secret))))
+		Expect(cluster.RotatedSecret(rs).Status.Conditions).NotTo(ContainElement(HaveField("Message", ContainSubstring(twin.Secret))))
 	})
 
 	It("keeps the previous endpoint while its secret is kept, and deletes it when the grace period ends", func() {
 		twin1 := firstRevision()
 		keepPrevious()
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		waitForSmokeJob(2)
 		twin2 := twinOf(2)
 		expectTwinOf(twin2, twin1.ID)
@@ -163,8 +164,8 @@ var _ = Describe("A Stripe webhook signing secret", func() {
 		Expect(secretValue(ns, "backend-env", webhookPrevKey)).To(Equal(twin1.Secret))
 
 		finishJob(ns, smokeJob(2), true)
-		waitForRevision(rs, 2)
-		Expect(getRS(rs).Status.PreviousRevision).To(BeEquivalentTo(1))
+		cluster.WaitForRevision(rs, 2)
+		Expect(cluster.RotatedSecret(rs).Status.PreviousRevision).To(BeEquivalentTo(1))
 
 		By("both endpoints stay while the previous secret is kept")
 		poke(rs)
@@ -179,13 +180,13 @@ var _ = Describe("A Stripe webhook signing secret", func() {
 		Eventually(func() map[string][]byte { return secretData(ns, "backend-env") }, wait).ShouldNot(HaveKey(webhookPrevKey))
 		Expect(secretValue(ns, "backend-env", webhookKey)).To(Equal(twin2.Secret))
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonPreviousRemoved))
-		Eventually(func() []rotationv1alpha1.Revocation { return getRS(rs).Status.Revocations }, wait).Should(BeEmpty())
+		Eventually(func() []rotationv1alpha1.Revocation { return cluster.RotatedSecret(rs).Status.Revocations }, wait).Should(BeEmpty())
 		Expect(creates()).To(Equal(2))
 	})
 
 	It("deletes the twin of a rotation whose smoke test failed, and the endpoint in service stays", func() {
 		twin1 := firstRevision()
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		waitForSmokeJob(2)
 		twin2 := twinOf(2)
 		expectTwinOf(twin2, twin1.ID)
@@ -196,8 +197,8 @@ var _ = Describe("A Stripe webhook signing secret", func() {
 		Eventually(endpointIDs, wait).Should(Equal([]string{twin1.ID}), "the failed rotation's twin is deleted")
 		Expect(secretValue(ns, "backend-env", webhookKey)).To(Equal(twin1.Secret), "the target holds the secret in service again")
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonNewCredentialRevoked))
-		Eventually(func() []rotationv1alpha1.Revocation { return getRS(rs).Status.Revocations }, wait).Should(BeEmpty())
-		Expect(getRS(rs).Status.CurrentRevision).To(BeEquivalentTo(1))
+		Eventually(func() []rotationv1alpha1.Revocation { return cluster.RotatedSecret(rs).Status.Revocations }, wait).Should(BeEmpty())
+		Expect(cluster.RotatedSecret(rs).Status.CurrentRevision).To(BeEquivalentTo(1))
 		Expect(fake.Calls()).NotTo(ContainElement("DELETE /v1/webhook_endpoints/" + twin1.ID))
 	})
 
@@ -205,7 +206,7 @@ var _ = Describe("A Stripe webhook signing secret", func() {
 		fake.RevokeKey(webhookOperatorKey)
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		expectStalled(rs, rotationv1alpha1.ReasonCredentialInvalid, "Secret stripe-admin")
-		c := condition(getRS(rs), rotationv1alpha1.ConditionStalled)
+		c := fixture.Condition(cluster.RotatedSecret(rs), rotationv1alpha1.ConditionStalled)
 		Expect(c.Message).To(ContainSubstring("401"))
 		Expect(c.Message).NotTo(ContainSubstring(webhookOperatorKey[8:len(webhookOperatorKey)-4]), "the key is never quoted")
 		Expect(fake.Calls()).To(ContainElement("GET /v1/webhook_endpoints/we_orig"), "Stripe was asked and refused")

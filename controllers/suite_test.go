@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,37 +14,28 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/controllers"
 	"github.com/tribi/secret-rotator/internal/fingerprint"
+	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/provider/random"
 )
-
-const operatorNamespace = "secret-rotator-system"
 
 var (
 	testEnv   *envtest.Environment
 	cfg       *rest.Config
 	k8sClient client.Client
-	scheme    = runtime.NewScheme()
-	keyer     *fingerprint.Keyer
+	// cluster reads and changes objects through k8sClient, waiting up to wait.
+	cluster fixture.Cluster
+	keyer   *fingerprint.Keyer
 	// clock is the operator's clock; tests step it to expire TTLs and grace periods.
 	clock = clocktesting.NewFakeClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 )
@@ -56,22 +46,14 @@ func TestControllers(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(rotationv1alpha1.AddToScheme(scheme)).To(Succeed())
 	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
 	var err error
-	cfg, err = testEnv.Start()
+	testEnv, k8sClient, err = fixture.StartEnvtest("..", 500, 1000)
 	Expect(err).NotTo(HaveOccurred(), "start envtest; run through `make test` so KUBEBUILDER_ASSETS points at the binaries hack/ builds")
-	cfg.QPS, cfg.Burst = 500, 1000
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(k8sClient.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
-	key, err := fingerprint.EnsureKey(context.Background(), k8sClient, k8sClient, operatorNamespace, rand.Reader)
+	cfg = testEnv.Config
+	cluster = fixture.Cluster{Client: k8sClient, Context: ctx, Gomega: Default, Timeout: wait, Poll: 50 * time.Millisecond}
+	key, err := fingerprint.EnsureKey(context.Background(), k8sClient, k8sClient, fixture.OperatorNamespace, rand.Reader)
 	Expect(err).NotTo(HaveOccurred())
 	keyer = fingerprint.New(key)
 })
@@ -126,8 +108,7 @@ func (c *countingProvider) Calls() map[string]int {
 
 // operator is one running manager with the RotatedSecret controller, watching only the given namespaces.
 type operator struct {
-	cancel    context.CancelFunc
-	done      chan struct{}
+	*fixture.Operator
 	logs      *syncBuffer
 	generated *countingProvider
 }
@@ -150,21 +131,6 @@ var managerCount atomic.Int32
 func startOperator(opts operatorOptions, namespaces ...string) *operator {
 	GinkgoHelper()
 	logs := &syncBuffer{}
-	cacheOpts := controllers.CacheOptions()
-	cacheOpts.DefaultNamespaces = map[string]cache.Config{}
-	for _, ns := range append(namespaces, operatorNamespace) {
-		cacheOpts.DefaultNamespaces[ns] = cache.Config{}
-	}
-	mgrCfg := rest.CopyConfig(cfg)
-	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  cacheOpts,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Logger:                 zap.New(zap.WriteTo(io.MultiWriter(logs, GinkgoWriter)), zap.UseDevMode(true), zap.Level(zapcore.DebugLevel)),
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	Expect(err).NotTo(HaveOccurred())
 	var inner provider.Provider = random.New(rand.Reader)
 	if opts.random != nil {
 		inner = opts.random
@@ -174,40 +140,40 @@ func startOperator(opts operatorOptions, namespaces ...string) *operator {
 	if workers == 0 {
 		workers = 4
 	}
-	r := &controllers.RotatedSecretReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Recorder:     mgr.GetEventRecorder(fmt.Sprintf("secret-rotator-%d", managerCount.Add(1))),
-		Clock:        clock,
-		Providers:    provider.Registry{"random": gen},
-		GitHub:       opts.github,
-		Fingerprints: keyer,
-		StepHook:     opts.hook,
-	}
-	for kind, p := range opts.providers {
-		r.Providers[kind] = p
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	Expect(r.SetupWithManager(ctx, mgr, workers)).To(Succeed())
-	op := &operator{cancel: cancel, done: make(chan struct{}), logs: logs, generated: gen}
-	go func() {
-		defer GinkgoRecover()
-		defer close(op.done)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
-	return op
+	run, err := fixture.StartOperator(func(ctx context.Context) (ctrl.Manager, error) {
+		mopts := fixture.ManagerOptions()
+		mopts.Scheme = k8sClient.Scheme()
+		mopts.Cache = controllers.CacheOptions()
+		mopts.Cache.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range append(namespaces, fixture.OperatorNamespace) {
+			mopts.Cache.DefaultNamespaces[ns] = cache.Config{}
+		}
+		mopts.Logger = zap.New(zap.WriteTo(io.MultiWriter(logs, GinkgoWriter)), zap.UseDevMode(true), zap.Level(zapcore.DebugLevel))
+		mgr, err := ctrl.NewManager(rest.CopyConfig(cfg), mopts)
+		if err != nil {
+			return nil, err
+		}
+		r := &controllers.RotatedSecretReconciler{
+			Client:       mgr.GetClient(),
+			APIReader:    mgr.GetAPIReader(),
+			Recorder:     mgr.GetEventRecorder(fmt.Sprintf("secret-rotator-%d", managerCount.Add(1))),
+			Clock:        clock,
+			Providers:    provider.Registry{"random": gen},
+			GitHub:       opts.github,
+			Fingerprints: keyer,
+			StepHook:     opts.hook,
+		}
+		for kind, p := range opts.providers {
+			r.Providers[kind] = p
+		}
+		return mgr, r.SetupWithManager(ctx, mgr, workers)
+	})
+	Expect(err).NotTo(HaveOccurred())
+	return &operator{Operator: run, logs: logs, generated: gen}
 }
 
-// stop stops the manager and waits until it has.
+// stop stops the manager, waits until it has, and fails the spec if it ended with an error.
 func (o *operator) stop() {
-	o.cancel()
-	Eventually(o.done, 30*time.Second).Should(BeClosed())
-}
-
-// newNamespace creates a namespace with a unique name.
-func newNamespace() string {
 	GinkgoHelper()
-	name := "t-" + utilrand.String(6)
-	Expect(k8sClient.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
-	return name
+	Expect(o.Stop(30 * time.Second)).To(Succeed())
 }

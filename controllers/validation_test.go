@@ -35,7 +35,7 @@ func rotatedSecret(ns, name string, spec map[string]any) *unstructured.Unstructu
 
 var _ = Describe("Validation at kubectl apply", func() {
 	var ns string
-	BeforeEach(func() { ns = newNamespace() })
+	BeforeEach(func() { ns = cluster.NewNamespace("t-") })
 
 	It("accepts the valid spec the cases start from", func() {
 		Expect(k8sClient.Create(ctx, rotatedSecret(ns, "ok", validSpec()), client.FieldValidation("Strict"))).To(Succeed())

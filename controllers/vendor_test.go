@@ -128,7 +128,7 @@ var _ = Describe("A vendor HTTP API provider (ConnectedYou)", func() {
 		op = startOperator(operatorOptions{hook: hook, providers: provider.Registry{provider.KindHTTP: httpapi.New(httpapi.Options{})}}, ns)
 	}
 	BeforeEach(func() {
-		ns = newNamespace()
+		ns = cluster.NewNamespace("t-")
 		v = newVendor()
 		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "connectedyou-admin"},
 			StringData: map[string]string{"token": v.admin}})).To(Succeed())
@@ -148,18 +148,18 @@ var _ = Describe("A vendor HTTP API provider (ConnectedYou)", func() {
 		Expect(key1).To(HavePrefix("cy_live_1_"))
 		Expect(secretValue(ns, "backend-env", "CONNECTED_YOU_PARTNER_ID")).To(Equal("tribi-k1"))
 
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		waitForJob(ns, "connectedyou-smoke-r2")
 		key2 := secretValue(ns, "backend-env", "CONNECTED_YOU_API_KEY")
 		Expect(key2).To(HavePrefix("cy_live_2_"), "the new key is in the targets while the smoke test runs")
 		Consistently(func() bool { return v.isLive(key1) }, time.Second).Should(BeTrue(), "the old key stays until validation passes")
 
 		finishJob(ns, "connectedyou-smoke-r2", true)
-		waitForRevision(rs, 2)
+		cluster.WaitForRevision(rs, 2)
 		Eventually(func() bool { return v.isLive(key1) }, wait).Should(BeFalse(), "the old key is revoked after the commit")
 		Expect(v.isLive(key2)).To(BeTrue())
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonOldCredentialRevoked))
-		Eventually(func() []rotationv1alpha1.Revocation { return getRS(rs).Status.Revocations }, wait).Should(BeEmpty())
+		Eventually(func() []rotationv1alpha1.Revocation { return cluster.RotatedSecret(rs).Status.Revocations }, wait).Should(BeEmpty())
 		Expect(v.mintedKeys()).To(Equal(2))
 	})
 
@@ -170,7 +170,7 @@ var _ = Describe("A vendor HTTP API provider (ConnectedYou)", func() {
 		passValidation(rs, 1)
 		key1 := secretValue(ns, "backend-env", "CONNECTED_YOU_API_KEY")
 
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 		waitForJob(ns, "connectedyou-smoke-r2")
 		key2 := secretValue(ns, "backend-env", "CONNECTED_YOU_API_KEY")
 		finishJob(ns, "connectedyou-smoke-r2", false)
@@ -187,7 +187,7 @@ var _ = Describe("A vendor HTTP API provider (ConnectedYou)", func() {
 		rs := connectedYou(ns, v)
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		expectStalled(rs, rotationv1alpha1.ReasonProviderFailed, "attempt 1")
-		Expect(getRS(rs).Status.FailedAttempts).To(BeEquivalentTo(1))
+		Expect(cluster.RotatedSecret(rs).Status.FailedAttempts).To(BeEquivalentTo(1))
 		Expect(v.mintedKeys()).To(BeZero())
 		Expect(secretData(ns, "backend-env")).To(BeNil(), "nothing reaches a target")
 
@@ -216,7 +216,7 @@ var _ = Describe("A vendor HTTP API provider (ConnectedYou)", func() {
 		Expect(secretData(ns, "backend-env")).To(BeNil())
 
 		By("a new rotate token is the owner's go-ahead")
-		annotate(rs, rotationv1alpha1.RotateAnnotation, "checked-vendor")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "checked-vendor")
 		passValidation(rs, 1)
 		Expect(v.mintedKeys()).To(Equal(2))
 	})

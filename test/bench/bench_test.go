@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -26,16 +27,13 @@ import (
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/app"
+	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/testgen"
 )
 
@@ -52,21 +50,14 @@ func TestMain(m *testing.M) {
 		// `go test ./...` without -bench: nothing here to run, so do not start an API server for it.
 		os.Exit(m.Run())
 	}
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	var err error
-	if cfg, err = env.Start(); err != nil {
+	env, c, err := fixture.StartEnvtest(filepath.Join("..", ".."), 1000, 2000)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "start envtest (run `make bench`):", err)
 		os.Exit(1)
 	}
-	cfg.QPS, cfg.Burst = 1000, 2000
+	cfg, cl = env.Config, c
 	ctrl.SetLogger(zap.New(zap.WriteTo(logOutput()), func(o *zap.Options) { o.TimeEncoder = zapcore.RFC3339NanoTimeEncoder }))
-	cl, err = client.New(cfg, client.Options{Scheme: app.Scheme()})
-	if err == nil {
-		err = cl.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "secret-rotator-system"}})
-	}
-	if err == nil {
-		err = warmUp()
-	}
+	err = warmUp()
 	code := 1
 	if err == nil {
 		code = m.Run()
@@ -94,35 +85,27 @@ func warmUp() error {
 	return cl.DeleteAllOf(ctx, &rotationv1alpha1.RotatedSecret{}, client.InNamespace(ns))
 }
 
+// namespace creates a namespace for one benchmark run.
 func namespace(b *testing.B) string {
 	b.Helper()
-	name := "bench-" + utilrand.String(6)
-	if err := cl.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		b.Fatal(err)
-	}
-	return name
+	return fixture.Cluster{Client: cl, Context: context.Background(), Gomega: gomega.NewWithT(b)}.NewNamespace("bench-")
 }
 
-// startOperator runs the operator with the same wiring and defaults as cmd/manager.
-func startOperator(b *testing.B) context.CancelFunc {
+// startOperator runs the operator with the same wiring and defaults as cmd/manager; the returned function stops it.
+func startOperator(b *testing.B) func() {
 	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	mgr, err := app.New(ctx, cfg, app.Options{
-		Namespace: "secret-rotator-system", QPS: app.DefaultQPS, Burst: app.DefaultBurst, Workers: app.DefaultWorkers,
-		Manager: ctrl.Options{Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-			Controller: config.Controller{SkipNameValidation: ptr.To(true)}},
+	op, err := fixture.StartOperator(func(ctx context.Context) (ctrl.Manager, error) {
+		return app.New(ctx, cfg, app.Options{Namespace: fixture.OperatorNamespace, QPS: app.DefaultQPS,
+			Burst: app.DefaultBurst, Workers: app.DefaultWorkers, Manager: fixture.ManagerOptions()})
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
+	return func() {
+		if err := op.Stop(time.Minute); err != nil {
 			b.Error(err)
 		}
-	}()
-	return func() { cancel(); <-done }
+	}
 }
 
 func BenchmarkBareClientGo500Secrets(b *testing.B) {
@@ -277,7 +260,6 @@ func BenchmarkStageRestart50Deployments(b *testing.B) {
 		if err := cl.Create(context.Background(), rs); err != nil {
 			b.Fatal(err)
 		}
-		key := rotationv1alpha1.RestartAnnotationPrefix + "jwt"
 		for {
 			var list appsv1.DeploymentList
 			if err := cl.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
@@ -285,7 +267,7 @@ func BenchmarkStageRestart50Deployments(b *testing.B) {
 			}
 			restarted := 0
 			for _, d := range list.Items {
-				if d.Spec.Template.Annotations[key] == "1" {
+				if fixture.TemplateRevision(&d, "jwt") == "1" {
 					restarted++
 				}
 			}

@@ -33,7 +33,7 @@ var _ = Describe("An operator process killed mid-rotation", func() {
 		createWorkloads(ns)
 		op = startSpecOperator()
 		createJWT(ns, "5m")
-		genWorkers, genAPI = deployment(ns, workers).Generation, deployment(ns, api).Generation
+		genWorkers, genAPI = cluster.Deployment(ns, workers).Generation, cluster.Deployment(ns, api).Generation
 		before = targetValues(ns)
 		rec = startRecorder(ns)
 	})
@@ -42,7 +42,7 @@ var _ = Describe("An operator process killed mid-rotation", func() {
 	// and each Deployment was restarted exactly once for it.
 	expectCommittedOnce := func() {
 		GinkgoHelper()
-		rs := waitCommitted(ns, 2)
+		rs := cluster.WaitForRevision(jwtKey(ns), 2)
 		Expect(historyOf(rs, 2)).To(ConsistOf(HaveField("Outcome", rotationv1alpha1.OutcomeSucceeded)))
 		Expect(historyOf(rs, 3)).To(BeEmpty())
 		Expect(rs.Status.LastHandledRotateRequest).To(Equal("crash"))
@@ -54,8 +54,8 @@ var _ = Describe("An operator process killed mid-rotation", func() {
 		}
 		Expect(replicaSetNames(ns, workers, 2)).To(HaveLen(1), "the workers were restarted once for revision 2")
 		Expect(replicaSetNames(ns, api, 2)).To(HaveLen(1), "the API was restarted once for revision 2")
-		Expect(deployment(ns, workers).Generation).To(Equal(genWorkers + 1))
-		Expect(deployment(ns, api).Generation).To(Equal(genAPI + 1))
+		Expect(cluster.Deployment(ns, workers).Generation).To(Equal(genWorkers + 1))
+		Expect(cluster.Deployment(ns, api).Generation).To(Equal(genAPI + 1))
 		expectOnlyPodsOf(ns, workers, "2")
 		expectOnlyPodsOf(ns, api, "2")
 	}
@@ -65,15 +65,15 @@ var _ = Describe("An operator process killed mid-rotation", func() {
 	killDuring := func(stage, workload string, completed []string) {
 		GinkgoHelper()
 		Eventually(func(g Gomega) {
-			rs := getRS(ns)
+			rs := cluster.RotatedSecret(jwtKey(ns))
 			g.Expect(rs.Status.Pending).NotTo(BeNil())
 			g.Expect(rs.Status.Pending.Step).To(Equal(rotationv1alpha1.StepRollingOut))
 			g.Expect(rs.Status.Rollout).NotTo(BeNil())
 			g.Expect(rs.Status.Rollout.Stage).To(Equal(stage))
-			g.Expect(templateRevision(ns, workload)).To(Equal("2"))
+			g.Expect(cluster.TemplateRevision(ns, workload, rsName)).To(Equal("2"))
 		}).WithTimeout(wait).WithPolling(killPoll).Should(Succeed(), "stage %s restarted %s", stage, workload)
 		op.kill()
-		rs := getRS(ns)
+		rs := cluster.RotatedSecret(jwtKey(ns))
 		Expect(rs.Status.Pending.Step).To(Equal(rotationv1alpha1.StepRollingOut), "killed during the rollout")
 		Expect(rs.Status.Rollout.Stage).To(Equal(stage), "killed while stage %s was in progress", stage)
 		if len(completed) == 0 {
@@ -84,7 +84,7 @@ var _ = Describe("An operator process killed mid-rotation", func() {
 	}
 
 	It("resumes the rollout and commits once after SIGKILLs during each stage", func() {
-		forceRotation(ns, "crash")
+		cluster.Annotate(jwtKey(ns), rotationv1alpha1.RotateAnnotation, "crash")
 
 		By("SIGKILL while the workers' new pods are not yet available")
 		killDuring("workers", workers, nil)
@@ -100,24 +100,24 @@ var _ = Describe("An operator process killed mid-rotation", func() {
 	It("resumes validation with the same Job and commits once after a SIGKILL while the Job runs", func() {
 		By("the next smoke Job is created suspended, so it is still running when the operator is killed")
 		// A kwok Job finishes about a second after it is created, too short to aim a SIGKILL at.
-		patchRS(ns, func(rs *rotationv1alpha1.RotatedSecret) {
+		cluster.Update(jwtKey(ns), func(rs *rotationv1alpha1.RotatedSecret) {
 			rs.Spec.Validation.Jobs[0].Template.Spec.Suspend = ptr.To(true)
 		})
-		forceRotation(ns, "crash")
+		cluster.Annotate(jwtKey(ns), rotationv1alpha1.RotateAnnotation, "crash")
 		var job batchv1.Job
 		Eventually(func(g Gomega) {
-			rs := getRS(ns)
+			rs := cluster.RotatedSecret(jwtKey(ns))
 			g.Expect(rs.Status.Pending).NotTo(BeNil())
 			g.Expect(rs.Status.Pending.Step).To(Equal(rotationv1alpha1.StepValidating))
 			g.Expect(cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: "jwt-smoke-r2"}, &job)).To(Succeed())
 		}).WithTimeout(wait).WithPolling(killPoll).Should(Succeed())
 		op.kill()
-		Expect(getRS(ns).Status.Pending.Step).To(Equal(rotationv1alpha1.StepValidating))
+		Expect(cluster.RotatedSecret(jwtKey(ns)).Status.Pending.Step).To(Equal(rotationv1alpha1.StepValidating))
 
 		By("a new operator waits for the same Job")
 		startSpecOperator()
 		Consistently(func(g Gomega) {
-			rs := getRS(ns)
+			rs := cluster.RotatedSecret(jwtKey(ns))
 			g.Expect(rs.Status.Pending).NotTo(BeNil())
 			g.Expect(rs.Status.Pending.Step).To(Equal(rotationv1alpha1.StepValidating), "nothing commits before the Job finishes")
 			var now batchv1.Job

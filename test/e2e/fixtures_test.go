@@ -15,9 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -67,8 +65,7 @@ var _ = AfterEach(func() {
 // without which no pod can be created.
 func newNamespace() string {
 	GinkgoHelper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + utilrand.String(6)}}
-	Expect(cl.Create(ctx, ns)).To(Succeed())
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cluster.NewNamespace("e2e-")}}
 	currentNS = ns.Name
 	DeferCleanup(func() {
 		Expect(client.IgnoreNotFound(cl.Delete(ctx, ns))).To(Succeed())
@@ -101,7 +98,7 @@ func createWorkloads(ns string) {
 	}
 	for _, name := range []string{workers, api} {
 		Eventually(func(g Gomega) {
-			d := deployment(ns, name)
+			d := cluster.Deployment(ns, name)
 			g.Expect(d.Status.ObservedGeneration).To(Equal(d.Generation))
 			g.Expect(d.Status.UpdatedReplicas).To(BeEquivalentTo(replicas))
 			g.Expect(d.Status.AvailableReplicas).To(BeEquivalentTo(replicas))
@@ -123,52 +120,12 @@ func jwtSecret(ns string, workersTimeout string) *rotationv1alpha1.RotatedSecret
 func createJWT(ns string, workersTimeout string) *rotationv1alpha1.RotatedSecret {
 	GinkgoHelper()
 	Expect(cl.Create(ctx, jwtSecret(ns, workersTimeout))).To(Succeed())
-	return waitCommitted(ns, 1)
+	return cluster.WaitForRevision(jwtKey(ns), 1)
 }
 
-func getRS(ns string) *rotationv1alpha1.RotatedSecret {
-	GinkgoHelper()
-	rs := &rotationv1alpha1.RotatedSecret{}
-	Expect(cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: rsName}, rs)).To(Succeed())
-	return rs
-}
-
-// patchRS changes the RotatedSecret with a merge patch (no resourceVersion, so the operator's status writes
-// cannot make it conflict).
-func patchRS(ns string, change func(*rotationv1alpha1.RotatedSecret)) {
-	GinkgoHelper()
-	rs := getRS(ns)
-	base := rs.DeepCopy()
-	change(rs)
-	Expect(cl.Patch(ctx, rs, client.MergeFrom(base))).To(Succeed())
-}
-
-// forceRotation sets the rotate token, as `kubectl annotate rotsec jwt rotation.tribi.io/rotate=<token>` does.
-func forceRotation(ns, token string) {
-	GinkgoHelper()
-	patchRS(ns, func(rs *rotationv1alpha1.RotatedSecret) {
-		if rs.Annotations == nil {
-			rs.Annotations = map[string]string{}
-		}
-		rs.Annotations[rotationv1alpha1.RotateAnnotation] = token
-	})
-}
-
-func condition(rs *rotationv1alpha1.RotatedSecret, t string) *metav1.Condition {
-	return meta.FindStatusCondition(rs.Status.Conditions, t)
-}
-
-// waitCommitted waits until rev is the current revision, nothing is pending and Ready is True.
-func waitCommitted(ns string, rev int64) *rotationv1alpha1.RotatedSecret {
-	GinkgoHelper()
-	var rs *rotationv1alpha1.RotatedSecret
-	Eventually(func(g Gomega) {
-		rs = getRS(ns)
-		g.Expect(rs.Status.Pending).To(BeNil())
-		g.Expect(rs.Status.CurrentRevision).To(Equal(rev))
-		g.Expect(meta.IsStatusConditionTrue(rs.Status.Conditions, rotationv1alpha1.ConditionReady)).To(BeTrue())
-	}).WithTimeout(wait).WithPolling(poll).Should(Succeed(), "revision %d committed", rev)
-	return rs
+// jwtKey names the spec's RotatedSecret, for the fixture.Cluster methods that take one.
+func jwtKey(ns string) client.Object {
+	return &rotationv1alpha1.RotatedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: rsName}}
 }
 
 // waitEnded waits until the rotation to rev is over, whatever its outcome, and returns the RotatedSecret.
@@ -176,7 +133,7 @@ func waitEnded(ns string, rev int64, timeout time.Duration) *rotationv1alpha1.Ro
 	GinkgoHelper()
 	var rs *rotationv1alpha1.RotatedSecret
 	Eventually(func(g Gomega) {
-		rs = getRS(ns)
+		rs = cluster.RotatedSecret(jwtKey(ns))
 		g.Expect(rs.Status.Pending).To(BeNil())
 		g.Expect(rs.Status.History).NotTo(BeEmpty())
 		g.Expect(rs.Status.History[0].Revision).To(Equal(rev))
@@ -194,19 +151,6 @@ func historyOf(rs *rotationv1alpha1.RotatedSecret, rev int64) []rotationv1alpha1
 		}
 	}
 	return out
-}
-
-func deployment(ns, name string) *appsv1.Deployment {
-	GinkgoHelper()
-	d := &appsv1.Deployment{}
-	Expect(cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d)).To(Succeed())
-	return d
-}
-
-// templateRevision is the revision the Deployment's pod template carries ("" if none).
-func templateRevision(ns, name string) string {
-	GinkgoHelper()
-	return deployment(ns, name).Spec.Template.Annotations[annotationKey]
 }
 
 // replicaSetsFor lists the ReplicaSets of a Deployment whose pod template carries rev.

@@ -14,6 +14,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/tribi/secret-rotator/internal/fixture"
 )
 
 // operator is one run of the manager binary as a child process, its output in a log file.
@@ -42,7 +44,7 @@ func startOperator(name string) *operator {
 	defer f.Close() // the child has its own descriptor once started
 	cmd := exec.Command(managerBin, "--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--zap-encoder=console", "--zap-time-encoding=rfc3339nano")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "POD_NAMESPACE="+operatorNamespace)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "POD_NAMESPACE="+fixture.OperatorNamespace)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Should this test binary die without cleaning up (a panic, go test's own timeout), the operator dies with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/fixture"
 )
 
 var _ = Describe("A rotation on a real cluster", func() {
@@ -29,12 +30,12 @@ var _ = Describe("A rotation on a real cluster", func() {
 
 	It("restarts the API only after every worker pod of the new revision is available, then commits", func() {
 		createJWT(ns, "5m")
-		genWorkers, genAPI := deployment(ns, workers).Generation, deployment(ns, api).Generation
+		genWorkers, genAPI := cluster.Deployment(ns, workers).Generation, cluster.Deployment(ns, api).Generation
 		before := targetValues(ns)
 		rec := startRecorder(ns)
 
-		forceRotation(ns, "ordering")
-		rs := waitCommitted(ns, 2)
+		cluster.Annotate(jwtKey(ns), rotationv1alpha1.RotateAnnotation, "ordering")
+		rs := cluster.WaitForRevision(jwtKey(ns), 2)
 
 		By("the rotation committed once, as a manual one")
 		Expect(historyOf(rs, 2)).To(ConsistOf(And(
@@ -51,8 +52,8 @@ var _ = Describe("A rotation on a real cluster", func() {
 		Expect(replicaSetNames(ns, workers, 2)).To(HaveLen(1))
 		Expect(replicaSetNames(ns, api, 2)).To(HaveLen(1))
 		apiRSs := replicaSetsFor(ns, api, 2)
-		Expect(deployment(ns, workers).Generation).To(Equal(genWorkers + 1))
-		Expect(deployment(ns, api).Generation).To(Equal(genAPI + 1))
+		Expect(cluster.Deployment(ns, workers).Generation).To(Equal(genWorkers + 1))
+		Expect(cluster.Deployment(ns, api).Generation).To(Equal(genAPI + 1))
 
 		By("in the ReplicaSet watch, the workers' new ReplicaSet reports all replicas available before the API's exists")
 		events := rec.replicaSetEvents()
@@ -87,10 +88,10 @@ var _ = Describe("A rotation on a real cluster", func() {
 		rec := startRecorder(ns)
 
 		By("the next revision's smoke test fails: kwok fails its pod")
-		patchRS(ns, func(rs *rotationv1alpha1.RotatedSecret) {
+		cluster.Update(jwtKey(ns), func(rs *rotationv1alpha1.RotatedSecret) {
 			rs.Spec.Validation.Jobs[0].Template.Spec.Template.Labels = map[string]string{failLabel: "true"}
 		})
-		forceRotation(ns, "smoke-fails")
+		cluster.Annotate(jwtKey(ns), rotationv1alpha1.RotateAnnotation, "smoke-fails")
 		rs := waitEnded(ns, 2, wait)
 
 		By("the rotation is rolled back and the object says so")
@@ -121,7 +122,7 @@ var _ = Describe("A rotation on a real cluster", func() {
 		By("both Deployments rolled out the failed revision, then ended on pods of the restored one only")
 		for _, name := range []string{workers, api} {
 			Expect(replicaSetNames(ns, name, 2)).To(HaveLen(1), "%s rolled out revision 2 before validation", name)
-			Expect(templateRevision(ns, name)).To(Equal("1"))
+			Expect(cluster.TemplateRevision(ns, name, rsName)).To(Equal("1"))
 			expectOnlyPodsOf(ns, name, "1")
 		}
 	})
@@ -142,8 +143,8 @@ var _ = Describe("A rotation on a real cluster", func() {
 			g.Expect(used.Value()).To(BeEquivalentTo(2*replicas), "the quota controller counted the running pods")
 		}).WithTimeout(wait).WithPolling(poll).Should(Succeed())
 
-		forceRotation(ns, "stage-times-out")
-		Eventually(func() string { return templateRevision(ns, workers) }).WithTimeout(wait).WithPolling(poll).Should(Equal("2"))
+		cluster.Annotate(jwtKey(ns), rotationv1alpha1.RotateAnnotation, "stage-times-out")
+		Eventually(func() string { return cluster.TemplateRevision(ns, workers, rsName) }).WithTimeout(wait).WithPolling(poll).Should(Equal("2"))
 		started := time.Now()
 		rs := waitEnded(ns, 2, wait+time.Minute)
 
@@ -153,7 +154,7 @@ var _ = Describe("A rotation on a real cluster", func() {
 		Expect(rs.Status.History[0].Message).To(And(ContainSubstring("stage workers"), ContainSubstring("1m")))
 		Expect(rs.Status.CurrentRevision).To(BeEquivalentTo(1))
 		expectRolledBackConditions(rs)
-		Expect(condition(rs, rotationv1alpha1.ConditionStalled).Message).To(ContainSubstring(rotationv1alpha1.ReasonStageTimedOut))
+		Expect(fixture.Condition(rs, rotationv1alpha1.ConditionStalled).Message).To(ContainSubstring(rotationv1alpha1.ReasonStageTimedOut))
 
 		By("the old value is back in every target; the API was never restarted and validation never ran")
 		Expect(targetValues(ns)).To(Equal(before))
@@ -162,7 +163,7 @@ var _ = Describe("A rotation on a real cluster", func() {
 		Expect(cl.List(ctx, &jobs, client.InNamespace(ns), client.MatchingLabels{rotationv1alpha1.RevisionLabel: "2"})).To(Succeed())
 		Expect(jobs.Items).To(BeEmpty())
 		for _, name := range []string{workers, api} {
-			Expect(templateRevision(ns, name)).To(Equal("1"))
+			Expect(cluster.TemplateRevision(ns, name, rsName)).To(Equal("1"))
 			expectOnlyPodsOf(ns, name, "1")
 		}
 	})
@@ -191,11 +192,11 @@ func expectEachEventOnce(ns string, reasons ...string) {
 
 func expectRolledBackConditions(rs *rotationv1alpha1.RotatedSecret) {
 	GinkgoHelper()
-	stalled := condition(rs, rotationv1alpha1.ConditionStalled)
+	stalled := fixture.Condition(rs, rotationv1alpha1.ConditionStalled)
 	Expect(stalled).NotTo(BeNil())
 	Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
 	Expect(stalled.Reason).To(Equal(rotationv1alpha1.ReasonRolledBack))
-	ready := condition(rs, rotationv1alpha1.ConditionReady)
+	ready := fixture.Condition(rs, rotationv1alpha1.ConditionReady)
 	Expect(ready).NotTo(BeNil())
 	Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 }

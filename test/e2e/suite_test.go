@@ -24,10 +24,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tribi/secret-rotator/internal/app"
+	"github.com/tribi/secret-rotator/internal/fixture"
 )
-
-// operatorNamespace holds the operator's fingerprint key (POD_NAMESPACE).
-const operatorNamespace = "secret-rotator-system"
 
 var (
 	ctx = context.Background()
@@ -41,6 +39,8 @@ var (
 	kubeconfig string
 	// cl talks to the local cluster directly (no cache), and can watch.
 	cl client.WithWatch
+	// cluster reads and changes objects through cl, waiting up to wait.
+	cluster fixture.Cluster
 	// keepWorkDir is set when the setup or a spec fails, so the logs and cluster state stay for a look.
 	keepWorkDir bool
 )
@@ -111,11 +111,12 @@ var _ = BeforeSuite(func() {
 	cfg.QPS, cfg.Burst = 100, 200
 	cl, err = client.NewWithWatch(cfg, client.Options{Scheme: app.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
+	cluster = fixture.Cluster{Client: cl, Context: ctx, Gomega: Default, Timeout: wait, Poll: poll}
 
 	By("installing the CRD")
 	kubectl("apply", "--server-side", "-f", filepath.Join(repoRoot, "config", "crd", "bases"))
 	kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rotatedsecrets.rotation.tribi.io")
-	Expect(cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
+	Expect(cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fixture.OperatorNamespace}})).To(Succeed())
 	keepWorkDir = false
 })
 
