@@ -58,23 +58,6 @@ func WithPrevious(suffix, grace string) Option {
 	}
 }
 
-// WithRandom sets the random provider's length and encoding.
-func WithRandom(length int32, encoding rotationv1alpha1.RandomEncoding) Option {
-	return func(rs *rotationv1alpha1.RotatedSecret) {
-		rs.Spec.Provider.Random = &rotationv1alpha1.RandomProvider{Length: length, Encoding: encoding}
-	}
-}
-
-// WithAnnotation sets an annotation.
-func WithAnnotation(key, value string) Option {
-	return func(rs *rotationv1alpha1.RotatedSecret) {
-		if rs.Annotations == nil {
-			rs.Annotations = map[string]string{}
-		}
-		rs.Annotations[key] = value
-	}
-}
-
 // WithHistoryLimit sets spec.revisionHistoryLimit.
 func WithHistoryLimit(n int32) Option {
 	return func(rs *rotationv1alpha1.RotatedSecret) { rs.Spec.RevisionHistoryLimit = ptr.To(n) }
