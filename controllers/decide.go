@@ -45,9 +45,11 @@ func (r *RotatedSecretReconciler) backoff(_ context.Context, s *scope) outcome {
 	}
 	if token, ok := policy.NewRotateToken(s.rs); ok {
 		if st.Pending != nil {
-			// decide will not look at the token while a rotation is pending: it is handled here, once.
+			// decide will not look at the token while a rotation is pending: it is handled here, once, and is the
+			// go-ahead generate needs to repeat an incomplete vendor call.
 			st.LastHandledRotateRequest = token
 			st.FailedAttempts, st.LastFailureTime = 0, nil
+			s.goAhead = true
 		}
 		return goOnOutcome()
 	}

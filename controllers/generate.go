@@ -223,8 +223,10 @@ func (g *stagingGuard) clear(ctx context.Context) error {
 // generateIncomplete stalls a rotation whose non-repeatable call was started but whose result was never staged.
 // A new rotate token is a person's go-ahead: the marker is dropped and the call is made again.
 func (r *RotatedSecretReconciler) generateIncomplete(ctx context.Context, s *scope, rev int64, since string) outcome {
-	if token, ok := policy.NewRotateToken(s.rs); ok {
-		s.rs.Status.LastHandledRotateRequest = token
+	if token, ok := policy.NewRotateToken(s.rs); ok || s.goAhead {
+		if ok {
+			s.rs.Status.LastHandledRotateRequest = token
+		}
 		guard := &stagingGuard{r: r, s: s, rev: rev}
 		return next(guard.clear(ctx))
 	}

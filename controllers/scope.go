@@ -31,6 +31,7 @@ type scope struct {
 	staging  *corev1.Secret    // loadStaging: the staging Secret, nil when it does not exist yet
 
 	backingOff   bool          // backoff: a failed attempt's backoff holds new attempts; its conditions stay
+	goAhead      bool          // backoff: a new rotate token was handled in this pass for the pending rotation
 	fresh        bool          // persist: status was written in this reconcile, so the cached copy was current
 	wrote        bool          // writeTargets, rollback, expirePrevious, syncTargets: targets written; the cache lags
 	stalled      *cause        // conclude: why nothing can go on; summarize turns it into conditions
