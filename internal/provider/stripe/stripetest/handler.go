@@ -1,6 +1,7 @@
 package stripetest
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -126,7 +127,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	n := strconv.Itoa(s.created + 1)
 	ep := &Endpoint{ID: "we_twin" + n, URL: r.PostForm.Get("url"), Status: EndpointEnabled,
 		APIVersion: r.PostForm.Get("api_version"), Description: r.PostForm.Get("description"),
-		Secret: "whsec_fresh" + n, Metadata: map[string]string{}}
+		Secret: "whsec_fresh" + n + "_" + rand.Text(), Metadata: map[string]string{}}
 	events := map[int]string{}
 	for k, v := range r.PostForm {
 		if m := indexed.FindStringSubmatch(k); m != nil {

@@ -41,7 +41,8 @@ type key struct {
 }
 
 // Server is the fake Stripe. The embedded httptest.Server gives URL (the base URL for stripe.Options) and Close.
-// Created endpoints get ids we_twin1, we_twin2, ... and secrets whsec_fresh1, whsec_fresh2, ...
+// Created endpoints get ids we_twin1, we_twin2, ... and secrets whsec_fresh1_<random>, whsec_fresh2_<random>, ...
+// (random like Stripe's, so a test can look for a secret in logs and status without matching fixed text).
 type Server struct {
 	*httptest.Server
 
