@@ -14,8 +14,9 @@ import (
 // FuzzRequestAnnotations sets the rotate and emergency annotations (and what status says was handled) to fuzzed
 // texts and checks everything the policy package returns for status, conditions and Events: nothing panics; every
 // text is valid UTF-8 without control characters; a token acted on is at most MaxTokenLength bytes, a reason at
-// most MaxReasonLength characters plus "…", a decision message at most conditions.MaxMessage bytes; and a token
-// RefusedRequest refuses never starts a rotation.
+// most MaxReasonLength characters plus "…", a decision message at most conditions.MaxMessage bytes, and Sanitize
+// keeps at most its limit plus "…" with the limits its other callers use; a token RefusedRequest refuses never
+// starts a rotation.
 func FuzzRequestAnnotations(f *testing.F) {
 	f.Add("1795666629", "e1 leaked in CI logs", "", "", false, int64(1))
 	f.Add("", "e2 "+strings.Repeat("\U0001F511", 300), "", "e1", false, int64(3))
@@ -61,22 +62,14 @@ func FuzzRequestAnnotations(f *testing.F) {
 		if d.Trigger == rotationv1alpha1.TriggerManual && !rotateUsable {
 			t.Fatalf("refused rotate token %q started a rotation", RotateToken(rs))
 		}
-	})
-}
 
-// FuzzSanitize checks Sanitize on any text and limit: valid UTF-8, no control characters, at most max characters
-// plus "…".
-func FuzzSanitize(f *testing.F) {
-	f.Add("leaked\x1b[31m in\nCI\x00", uint16(100))
-	f.Add(strings.Repeat("é", 300), uint16(256))
-	f.Add("bad \xff byte", uint16(4))
-	f.Add("\u0085\u2028\r\n\t", uint16(0))
-	f.Fuzz(func(t *testing.T, text string, max uint16) {
-		limit := int(max % 1024)
-		got := Sanitize(text, limit)
-		expectShown(t, "Sanitize", got, len(got))
-		if n := utf8.RuneCountInString(got); n > limit+1 || n == limit+1 && !strings.HasSuffix(got, "…") {
-			t.Fatalf("Sanitize(_, %d) kept %d characters: %q", limit, n, got)
+		// Sanitize with the limits of its other callers: a create-pending marker's time (64) and a key hint (4).
+		for text, limit := range map[string]int{handledRotate: 64, handledEmergency: 4} {
+			got := Sanitize(text, limit)
+			expectShown(t, "Sanitize", got, len(got))
+			if n := utf8.RuneCountInString(got); n > limit+1 || n == limit+1 && !strings.HasSuffix(got, "…") {
+				t.Fatalf("Sanitize(%q, %d) kept %d characters: %q", text, limit, n, got)
+			}
 		}
 	})
 }
