@@ -56,6 +56,22 @@ test: check-generated vet ## Generated-file freshness, vet, unit and integration
 test-unit: ## Unit tests only (no API server).
 	go test ./api/... ./internal/... -count=1
 
+# Each fuzz target runs for FUZZTIME; go test fuzzes one target per package per invocation. Their seeds and
+# testdata/fuzz corpora also run as ordinary tests in `make test`.
+FUZZTIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (10s): durations, annotations, http templates and responses, staging keys, fingerprint stdin.
+	go test ./api/v1alpha1 -run '^$$' -fuzz '^FuzzDurationParse$$' -fuzztime $(FUZZTIME)
+	go test ./internal/policy -run '^$$' -fuzz '^FuzzRequestAnnotations$$' -fuzztime $(FUZZTIME)
+	go test ./internal/provider/httpapi -run '^$$' -fuzz '^FuzzTemplate$$' -fuzztime $(FUZZTIME)
+	go test ./internal/provider/httpapi -run '^$$' -fuzz '^FuzzCheckSpec$$' -fuzztime $(FUZZTIME)
+	go test ./internal/provider/httpapi -run '^$$' -fuzz '^FuzzResponse$$' -fuzztime $(FUZZTIME)
+	go test ./internal/provider/httpapi -run '^$$' -fuzz '^FuzzVendorCode$$' -fuzztime $(FUZZTIME)
+	go test ./internal/staging -run '^$$' -fuzz '^FuzzStagingKeys$$' -fuzztime $(FUZZTIME)
+	go test ./hack/fingerprint -run '^$$' -fuzz '^FuzzRunStdin$$' -fuzztime $(FUZZTIME)
+	go test ./hack/fingerprint -run '^$$' -fuzz '^FuzzRunEchoesNothing$$' -fuzztime $(FUZZTIME)
+
 .PHONY: test-e2e
 test-e2e: ## End-to-end tests: the operator as a real process on a local cluster with kwok nodes (hack/local-cluster.sh).
 	bash hack/envtest-assets.sh kube-apiserver etcd kube-controller-manager kube-scheduler >/dev/null

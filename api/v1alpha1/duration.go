@@ -3,11 +3,13 @@ package v1alpha1
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// maxDurationNumber keeps every Duration well inside time.Duration's range (99999 days is about 270 years).
-const maxDurationNumber = 99999
+// maxDurationDigits keeps every Duration well inside time.Duration's range (99999 days is about 270 years). It is
+// the {1,5} of the CRD's pattern: "000001d" is refused there, so it is refused here too.
+const maxDurationDigits = 5
 
 // Parse converts a Duration such as "90d", "2160h" or "90m" to a time.Duration. The CRD schema accepts only what
 // Parse accepts, so an error here means the object bypassed validation.
@@ -16,8 +18,12 @@ func (d Duration) Parse() (time.Duration, error) {
 	if len(s) < 2 {
 		return 0, fmt.Errorf("duration %q: want a whole number followed by d, h or m", s)
 	}
-	n, err := strconv.Atoi(s[:len(s)-1])
-	if err != nil || n < 0 || n > maxDurationNumber || s[0] == '+' || s[0] == '-' {
+	digits := s[:len(s)-1]
+	if len(digits) > maxDurationDigits || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, fmt.Errorf("duration %q: want a whole number followed by d, h or m", s)
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil {
 		return 0, fmt.Errorf("duration %q: want a whole number followed by d, h or m", s)
 	}
 	switch s[len(s)-1] {

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -86,12 +87,13 @@ func readSecret(dec *json.Decoder, what string) (*corev1.Secret, error) {
 	return &s, nil
 }
 
-// withoutInput returns a decoding error without the input it quotes: a syntax error names the offending character
-// and a type error may quote a number, either of which could be part of a secret value. The other errors (a
-// truncated document, bad base64, a failed read) carry offsets only.
+// withoutInput returns a decoding error without the input it quotes: a syntax error names the offending character,
+// a type error may quote a number and a timestamp that does not parse is quoted whole, any of which could be part
+// of a secret value. The other errors (a truncated document, bad base64, a failed read) carry offsets only.
 func withoutInput(err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var timestamp *time.ParseError
 	switch {
 	case errors.Is(err, io.EOF):
 		return errors.New("no JSON document left")
@@ -99,6 +101,8 @@ func withoutInput(err error) error {
 		return fmt.Errorf("invalid JSON at byte %d", syntax.Offset)
 	case errors.As(err, &typ):
 		return fmt.Errorf("field %q has the wrong type (at byte %d)", typ.Field, typ.Offset)
+	case errors.As(err, &timestamp):
+		return errors.New("a timestamp is not in RFC 3339 form")
 	default:
 		return err
 	}

@@ -86,6 +86,8 @@ func TestRunRefusesBadInputWithoutPrintingAValue(t *testing.T) {
 		"value not base64":  {keys: keys, stdin: keySecretJSON(g) + `{"kind": "Secret", "data": {"JWT_SECRET": "` + string(jwtValue) + `"}}`, err: "illegal base64 data"},
 		"value not JSON":    {keys: keys, stdin: keySecretJSON(g) + `{"kind": "Secret", "data": {"JWT_SECRET": ` + string(jwtValue) + `}}`, err: "invalid JSON at byte"},
 		"value of a number": {keys: keys, stdin: keySecretJSON(g) + `{"kind": "Secret", "data": {"JWT_SECRET": 271828182}}`, err: "has the wrong type"},
+		"value as a timestamp": {keys: keys, stdin: keySecretJSON(g) + `{"kind": "Secret", "metadata": {"creationTimestamp": "` + string(jwtValue) + `"}}`,
+			err: "reading the target Secret from stdin: a timestamp is not in RFC 3339 form"},
 	} {
 		var out bytes.Buffer
 		err := run(tc.keys, strings.NewReader(tc.stdin), &out)

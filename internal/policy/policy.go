@@ -8,6 +8,7 @@ import (
 	"time"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/conditions"
 )
 
 // Input is the snapshot a policy decides on.
@@ -64,10 +65,12 @@ func EmergencyRequested(in Input) (Decision, bool) {
 	if reason == "" {
 		reason = "no reason given"
 	}
+	// The reason is capped in characters; 256 of four bytes each would not fit a condition message or Event, and
+	// the message is recorded in status as it is.
 	return Decision{
 		Rotate: true, Trigger: rotationv1alpha1.TriggerEmergency, Emergency: true,
 		Reason:  "EmergencyRequested",
-		Message: fmt.Sprintf("Emergency rotation requested (token %q): %s", token, reason),
+		Message: conditions.Bound(fmt.Sprintf("Emergency rotation requested (token %q): %s", token, reason)),
 	}, true
 }
 

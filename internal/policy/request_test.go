@@ -3,10 +3,12 @@ package policy
 import (
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/conditions"
 )
 
 func TestRequestsAreBoundedAndSanitised(t *testing.T) {
@@ -63,4 +65,16 @@ func TestSanitize(t *testing.T) {
 	g.Expect(Sanitize("leaked\x1b[31m in\nCI\x00", 100)).To(Equal("leaked [31m in CI"))
 	g.Expect(Sanitize(strings.Repeat("é", 300), 256)).To(Equal(strings.Repeat("é", 256) + "…"))
 	g.Expect(Sanitize("bad \xff byte", 100)).To(Equal("bad \uFFFD byte"))
+}
+
+func TestEmergencyMessageFitsAnEvent(t *testing.T) {
+	g := NewWithT(t)
+	// 256 characters of four bytes each and the longest token, which %q doubles.
+	obj := object(rotated(2, start), annotated(rotationv1alpha1.EmergencyAnnotation,
+		strings.Repeat(`"`, MaxTokenLength)+" "+strings.Repeat("\U0001F511", 300)))
+	d := DefaultChain().Decide(Input{Now: start, Object: obj, TTL: time.Hour})
+	g.Expect(d.Emergency).To(BeTrue())
+	g.Expect(len(d.Message)).To(BeNumerically("<=", conditions.MaxMessage))
+	g.Expect(d.Message).To(HavePrefix(`Emergency rotation requested (token "\"\"`))
+	g.Expect(d.Message).To(HaveSuffix("\U0001F511…"), "cut at a character boundary")
 }

@@ -31,7 +31,8 @@ func Name(rotatedSecretName string) string { return rotatedSecretName + Suffix }
 func valueKey(rev int64, output string) string { return fmt.Sprintf("r%d.%s", rev, output) }
 func stateKey(rev int64) string                { return fmt.Sprintf("r%d-state", rev) }
 
-// revisionOf parses the revision of a data key; false for keys this package did not write.
+// revisionOf parses the revision of a data key; false for keys this package did not write. The number must be
+// spelled as valueKey spells it: "r+3.value" or "r03.value", added by hand, belong to no revision.
 func revisionOf(key string) (int64, bool) {
 	if !strings.HasPrefix(key, "r") {
 		return 0, false
@@ -41,7 +42,7 @@ func revisionOf(key string) (int64, bool) {
 		return 0, false
 	}
 	rev, err := strconv.ParseInt(key[1:end], 10, 64)
-	return rev, err == nil
+	return rev, err == nil && strconv.FormatInt(rev, 10) == key[1:end]
 }
 
 // Get returns the staged result of rev; false when the Secret (which may be nil) holds no value for it.

@@ -51,3 +51,16 @@ func TestPutGetPrune(t *testing.T) {
 	g.Expect(ok).To(BeFalse())
 	g.Expect(Revisions(&corev1.Secret{})).To(BeEmpty())
 }
+
+func TestKeysSpelledOtherwiseBelongToNoRevision(t *testing.T) {
+	g := NewWithT(t)
+	rs := &rotationv1alpha1.RotatedSecret{ObjectMeta: metav1.ObjectMeta{Name: "jwt", Namespace: "backend"}}
+	existing := &corev1.Secret{Data: map[string][]byte{
+		"r3.value": []byte("three"), "r+3.value": []byte("by hand"), "r03.value": []byte("by hand"), "r+4-state": {},
+	}}
+	g.Expect(Revisions(existing)).To(Equal([]int64{3}))
+	s := Put(existing, rs, 5, provider.Result{Values: provider.Values{"value": []byte("five")}}, 3)
+	g.Expect(s.Data).To(HaveLen(2))
+	g.Expect(s.Data).To(HaveKey("r3.value"))
+	g.Expect(s.Data).To(HaveKey("r5.value"))
+}

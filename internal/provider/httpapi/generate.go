@@ -180,8 +180,15 @@ func compilePath(field, expr string) (*output, error) {
 
 // extract evaluates jp on doc and prints what it found as kubectl would (strings as they are, numbers as the
 // vendor wrote them, objects as JSON). It reports false when nothing or only nulls matched, or the text is empty.
-// The evaluation error is dropped: some quote the data they failed on, which is the secret.
-func (o *output) extract(doc any) (string, bool) {
+// The evaluation error is dropped: some quote the data they failed on, which is the secret. client-go's jsonpath
+// panics when it indexes or ranges over a null (`{[0]}` on a `null` response, `{range .a[*]}{[0]}{end}` on
+// {"a": null}); that is a response without the output too, and the panic value is dropped with it.
+func (o *output) extract(doc any) (text string, found bool) {
+	defer func() {
+		if recover() != nil {
+			text, found = "", false
+		}
+	}()
 	jp := o.jp
 	groups, err := jp.FindResults(doc)
 	if err != nil {

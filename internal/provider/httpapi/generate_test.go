@@ -293,6 +293,23 @@ func TestGenerateOutputs(t *testing.T) {
 	}
 }
 
+func TestGenerateOutputOverANull(t *testing.T) {
+	// client-go's jsonpath panics when it indexes or ranges over a null; the vendor has minted by then.
+	for body, expr := range map[string]string{
+		`null`:                  "{[0]}",
+		`{"keys": null}`:        "{range .keys[*]}{[0]}{end}",
+		`{"keys": [null, "k"]}`: "{.keys[0][0]}",
+	} {
+		g := NewWithT(t)
+		f := newFixed(t, http.StatusOK, body)
+		spec := specAt(f.srv.URL)
+		spec.Outputs, spec.ID = map[string]string{"value": expr}, ""
+		_, err := New(Options{}).Generate(context.Background(), request(spec, 1, &guard{}))
+		g.Expect(kind(err)).To(Equal("incomplete"), "%s on %s: %v", expr, body, err)
+		g.Expect(err.Error()).To(ContainSubstring(`outputs["value"] (` + expr + `) is missing or empty`))
+	}
+}
+
 func TestGenerateNotJSON(t *testing.T) {
 	g := NewWithT(t)
 	f := newFixed(t, http.StatusOK, `api_key=cy_live_feedface`)
