@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -122,6 +123,8 @@ type operatorOptions struct {
 	providers provider.Registry
 	// github writes GitHub Actions targets.
 	github controllers.MirrorWriter
+	// shard selects the RotatedSecrets this operator handles (nil: all).
+	shard labels.Selector
 }
 
 var managerCount atomic.Int32
@@ -143,7 +146,7 @@ func startOperator(opts operatorOptions, namespaces ...string) *operator {
 	run, err := fixture.StartOperator(func(ctx context.Context) (ctrl.Manager, error) {
 		mopts := fixture.ManagerOptions()
 		mopts.Scheme = k8sClient.Scheme()
-		mopts.Cache = controllers.CacheOptions()
+		mopts.Cache = controllers.CacheOptions(opts.shard)
 		mopts.Cache.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range append(namespaces, fixture.OperatorNamespace) {
 			mopts.Cache.DefaultNamespaces[ns] = cache.Config{}

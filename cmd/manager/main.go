@@ -31,6 +31,7 @@ func main() {
 	flag.IntVar(&opts.Workers, "max-concurrent-reconciles", app.DefaultWorkers, "RotatedSecrets reconciled in parallel (one object is never reconciled twice at once).")
 	flag.StringVar(&opts.StripeBaseURL, "stripe-api-url", "", "Base URL of the Stripe API (default https://api.stripe.com; e.g. stripe-mock for tests).")
 	flag.StringVar(&opts.GitHubBaseURL, "github-api-url", "", "Base URL of the GitHub REST API (default https://api.github.com; GitHub Enterprise: https://HOST/api/v3).")
+	flag.StringVar(&opts.Shard, "shard-selector", "", "Label selector of the RotatedSecrets this operator handles, e.g. rotation.tribi.io/shard=a (default: all). Each shard has its own leader election.")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -64,7 +65,7 @@ func main() {
 		log.Error(err, "Setting up the operator")
 		os.Exit(1)
 	}
-	log.Info("Starting manager", "namespace", opts.Namespace, "qps", opts.QPS, "burst", opts.Burst, "workers", opts.Workers)
+	log.Info("Starting manager", "namespace", opts.Namespace, "qps", opts.QPS, "burst", opts.Burst, "workers", opts.Workers, "shard", opts.Shard)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "Operator stopped")
 		os.Exit(1)

@@ -6,8 +6,10 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"hash/fnv"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -54,6 +56,10 @@ type Options struct {
 	// GitHubBaseURL points GitHub Actions targets at GitHub Enterprise (https://HOST/api/v3) or a test server;
 	// empty means api.github.com.
 	GitHubBaseURL string
+	// Shard is a label selector of the RotatedSecrets this operator handles (e.g. rotation.tribi.io/shard=a);
+	// empty means all. Operator Deployments with disjoint shards split the RotatedSecrets between them, each with
+	// its own leader election.
+	Shard string
 	// Manager options (metrics, probes, leader election); Scheme and Cache are set here.
 	Manager ctrl.Options
 }
@@ -78,6 +84,17 @@ func Providers(opts Options) (provider.Registry, error) {
 	}, nil
 }
 
+// LeaderElectionID names the leader lease of the operators that handle shard: one lease per shard, so each
+// shard has its own active replica.
+func LeaderElectionID(shard labels.Selector) string {
+	if shard.Empty() {
+		return "secret-rotator.rotation.tribi.io"
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(shard.String()))
+	return fmt.Sprintf("secret-rotator-%08x.rotation.tribi.io", h.Sum32())
+}
+
 // Scheme returns the scheme the operator uses: client-go's types and rotation.tribi.io/v1alpha1.
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
@@ -93,8 +110,12 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
 	mopts := opts.Manager
 	mopts.Scheme = Scheme()
-	mopts.Cache = controllers.CacheOptions()
-	mopts.LeaderElectionID = "secret-rotator.rotation.tribi.io"
+	shard, err := labels.Parse(opts.Shard)
+	if err != nil {
+		return nil, fmt.Errorf("shard selector %q: %w", opts.Shard, err)
+	}
+	mopts.Cache = controllers.CacheOptions(shard)
+	mopts.LeaderElectionID = LeaderElectionID(shard)
 	mopts.LeaderElectionNamespace = opts.Namespace
 	mopts.LeaderElectionReleaseOnCancel = true
 	mgr, err := ctrl.NewManager(cfg, mopts)
