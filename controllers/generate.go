@@ -42,9 +42,16 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcom
 		return goOnOutcome()
 	}
 	log := ctrl.LoggerFrom(ctx).WithValues("revision", p.Revision)
-	if since, pending := staging.Pending(s.staging, p.Revision); pending {
-		if o := r.generateIncomplete(ctx, s, p.Revision, since); o.done() {
-			return o
+	if _, pending := staging.Pending(s.staging, p.Revision); pending {
+		// The cache may not show yet the result our own last pass staged: only the API server can say that the
+		// marker really has no result.
+		if err := r.readStaging(ctx, s); err != nil {
+			return retry(err)
+		}
+		if since, pending := staging.Pending(s.staging, p.Revision); pending {
+			if o := r.generateIncomplete(ctx, s, p.Revision, since); o.done() {
+				return o
+			}
 		}
 	}
 	res, staged := staging.Get(s.staging, p.Revision)
@@ -68,7 +75,8 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcom
 		return r.verifyFailed(ctx, s, res, staged, err)
 	}
 	if !staged {
-		if o := r.stage(ctx, s, p.Revision, res); o.done() {
+		var o outcome
+		if res, o = r.stage(ctx, s, p.Revision, res); o.done() {
 			return o
 		}
 		if r.stopAt(StepHookGenerated) {
@@ -104,6 +112,18 @@ func (r *RotatedSecretReconciler) verify(ctx context.Context, s *scope, res prov
 // marker (GenerateIncomplete); a clean failure drops it and counts a failed attempt.
 func (r *RotatedSecretReconciler) generateFailed(ctx context.Context, s *scope, guard *stagingGuard, err error) outcome {
 	rev := s.rs.Status.Pending.Revision
+	if guard.beginErr != nil {
+		// The marker could not be recorded, so the vendor was not called: whatever the provider made of it.
+		if guard.begun {
+			if err := guard.clear(ctx); err != nil {
+				return retry(err)
+			}
+		}
+		if apierrors.IsConflict(guard.beginErr) {
+			return retry(guard.beginErr) // a stale copy of the staging Secret
+		}
+		return failed(rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("revision %d: %w", rev, guard.beginErr))
+	}
 	if guard.begun && provider.Ambiguous(err) {
 		return r.generateIncomplete(ctx, s, rev, s.now.UTC().Format(time.RFC3339))
 	}
@@ -127,7 +147,7 @@ func (r *RotatedSecretReconciler) verifyFailed(ctx context.Context, s *scope, re
 	p := s.rs.Status.Pending
 	if provider.IsTransient(err) || errors.Is(err, provider.ErrBusy) {
 		if !staged {
-			if o := r.stage(ctx, s, p.Revision, res); o.done() {
+			if _, o := r.stage(ctx, s, p.Revision, res); o.done() {
 				return o
 			}
 		}
@@ -136,7 +156,7 @@ func (r *RotatedSecretReconciler) verifyFailed(ctx context.Context, s *scope, re
 	failedRev := p.Revision
 	if len(res.State) > 0 || staged {
 		if !staged {
-			if o := r.stage(ctx, s, failedRev, res); o.done() {
+			if _, o := r.stage(ctx, s, failedRev, res); o.done() {
 				return o
 			}
 		}
@@ -162,51 +182,118 @@ func (r *RotatedSecretReconciler) providerFailed(s *scope, what string, rev int6
 	return failed(rotationv1alpha1.ReasonProviderFailed, fmt.Errorf("%s revision %d: %w", what, rev, err))
 }
 
-// stage writes res as revision rev into the staging Secret, keeping the revisions status still needs.
-func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64, res provider.Result) outcome {
+// stageAttempts is how often stage tries to write a value before giving up, waiting stageRetry, then twice as long
+// each time (about 16 s in all): a minted value held only in memory is not given up for a short API outage.
+const (
+	stageAttempts = 7
+	stageRetry    = 250 * time.Millisecond
+)
+
+// stage writes res as revision rev into the staging Secret, keeping the revisions status still needs, and returns
+// what is staged for rev. A failed write (an API error, or a conflict with a stale copy) is tried again on a copy
+// read past the cache; if that copy already holds rev (an earlier pass staged it and its status patch failed), that
+// value is returned and res is dropped: a revision never gets a second value.
+func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64, res provider.Result) (provider.Result, outcome) {
 	st := s.rs.Status
 	keep := []int64{st.CurrentRevision, st.PreviousRevision}
 	for _, q := range st.Revocations {
 		keep = append(keep, q.Revision)
 	}
-	sec := staging.Put(s.staging, s.rs, rev, res, keep...)
-	err := staging.Write(ctx, r.Client, s.rs, sec)
-	switch {
-	case err == nil:
-		s.staging = sec
-		return goOnOutcome()
-	case apierrors.IsConflict(err):
-		return retry(err)
-	case apierrors.IsAlreadyExists(err):
-		// Either the cache has not seen our own earlier create yet (retry), or someone else's Secret has the name.
-		var other corev1.Secret
-		if getErr := r.APIReader.Get(ctx, client.ObjectKeyFromObject(sec), &other); getErr == nil && !metav1.IsControlledBy(&other, s.rs) {
-			return failed(rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("secret %s/%s exists and is not this "+
+	var err error
+	delay := stageRetry
+	for attempt := 1; ; attempt++ {
+		sec := staging.Put(s.staging, s.rs, rev, res, keep...)
+		if err = staging.Write(ctx, r.Client, s.rs, sec); err == nil {
+			s.staging = sec
+			return res, goOnOutcome()
+		}
+		if attempt == stageAttempts || ctx.Err() != nil {
+			break
+		}
+		ctrl.LoggerFrom(ctx).Info("Staging the value failed; trying again", "revision", rev, "attempt", attempt, "error", err.Error())
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+		}
+		delay *= 2
+		if rerr := r.readStaging(ctx, s); rerr != nil {
+			continue // the write below fails the same way, or the API server is back
+		}
+		if s.staging == nil && apierrors.IsAlreadyExists(err) {
+			return res, failed(rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("secret %s/%s exists and is not this "+
 				"RotatedSecret's staging Secret (someone else's, or left by a deleted RotatedSecret of the same name and "+
 				"not yet garbage-collected); rename or delete it", sec.Namespace, sec.Name))
 		}
-		return retry(err)
+		if staged, ok := staging.Get(s.staging, rev); ok {
+			return staged, goOnOutcome()
+		}
 	}
-	return failed(rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("writing staging Secret %s/%s: %w", sec.Namespace, sec.Name, err))
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		return res, retry(err)
+	}
+	return res, failed(rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("writing staging Secret %s/%s: %w",
+		s.rs.Namespace, staging.Name(s.rs.Name), err))
+}
+
+// readStaging reads the staging Secret past the cache into s.staging (nil when it does not exist or is not this
+// RotatedSecret's).
+func (r *RotatedSecretReconciler) readStaging(ctx context.Context, s *scope) error {
+	var sec corev1.Secret
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.rs.Namespace, Name: staging.Name(s.rs.Name)}, &sec)
+	switch {
+	case apierrors.IsNotFound(err):
+		s.staging = nil
+	case err != nil:
+		return err
+	case !metav1.IsControlledBy(&sec, s.rs):
+		s.staging = nil
+	default:
+		s.staging = &sec
+	}
+	return nil
 }
 
 // stagingGuard is the create-pending guard: Begin writes a marker for the revision into the staging Secret
 // before a provider makes a non-repeatable call.
 type stagingGuard struct {
-	r     *RotatedSecretReconciler
-	s     *scope
-	rev   int64
-	begun bool
+	r        *RotatedSecretReconciler
+	s        *scope
+	rev      int64
+	begun    bool  // the marker is in the staging Secret
+	beginErr error // Begin failed: the call was not made
 }
 
-// Begin implements provider.Guard.
+// Begin implements provider.Guard. When the marker write fails the call is not made; since the write may still
+// have landed (its answer was lost), a marker found past the cache is removed again, so that no marker ever stands
+// for a call that was never made.
 func (g *stagingGuard) Begin(ctx context.Context) error {
 	sec := staging.MarkPending(g.s.staging, g.s.rs, g.rev, g.s.now.UTC().Format(time.RFC3339))
-	if err := staging.Write(ctx, g.r.Client, g.s.rs, sec); err != nil {
-		return fmt.Errorf("recording the pending call in the staging Secret: %w", err)
+	err := staging.Write(ctx, g.r.Client, g.s.rs, sec)
+	if err == nil {
+		g.s.staging, g.begun = sec, true
+		return nil
 	}
-	g.s.staging, g.begun = sec, true
-	return nil
+	g.beginErr = fmt.Errorf("recording the pending call in the staging Secret: %w", err)
+	// The write may have landed with its answer lost: find out past the cache and take a landed marker back,
+	// trying for about as long as stage does. The vendor is not called either way.
+	delay := stageRetry
+	for attempt := 1; attempt <= stageAttempts && ctx.Err() == nil; attempt++ {
+		if g.r.readStaging(ctx, g.s) == nil {
+			if _, pending := staging.Pending(g.s.staging, g.rev); !pending {
+				return g.beginErr
+			}
+			if g.clear(ctx) == nil {
+				return g.beginErr
+			}
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+		}
+		delay *= 2
+	}
+	g.begun = true // it may still be there: generateFailed tries once more to take it back
+	return g.beginErr
 }
 
 // clear removes the marker after a call that failed cleanly (the vendor answered with an error, so nothing was

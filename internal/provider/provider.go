@@ -71,8 +71,9 @@ type Guard interface {
 // Provider produces, checks and retires secret values.
 type Provider interface {
 	// Generate produces the values of req.Revision. The reconciler stages the result before any target sees it
-	// and never calls Generate twice for a revision whose result is staged, which makes a rotation idempotent per
-	// revision; providers with non-repeatable outside effects add their own create-pending guard.
+	// and does not call Generate for a revision whose result it sees staged; a cache behind the API server can
+	// still lead to a second call, whose result is then dropped (the first one staged is kept), which makes a
+	// rotation idempotent per revision. Providers with non-repeatable outside effects use the create-pending guard.
 	Generate(ctx context.Context, req Request) (Result, error)
 	// Verify checks a candidate before any target sees it.
 	Verify(ctx context.Context, req Request, candidate Result) error

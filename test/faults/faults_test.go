@@ -122,7 +122,7 @@ func startOperator(proxy *faultproxy.Proxy, p provider.Provider, ns string) *fix
 		rc.QPS, rc.Burst = app.DefaultQPS, app.DefaultBurst
 		mopts := fixture.ManagerOptions()
 		mopts.Scheme = app.Scheme()
-		mopts.Cache = controllers.CacheOptions()
+		mopts.Cache = controllers.CacheOptions(nil)
 		mopts.Cache.DefaultNamespaces = map[string]cache.Config{ns: {}, fixture.OperatorNamespace: {}}
 		mopts.Logger = zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true), zap.Level(zapcore.DebugLevel))
 		mgr, err := ctrl.NewManager(rc, mopts)
