@@ -249,10 +249,10 @@ var _ = Describe("API faults between the operator and the API server", func() {
 				testgen.WithValidation("", "15m", "smoke"))
 			Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		}
-		// An API error is never a reason to stop for a person. Found by this test (issue 13): a lost answer or a 500
-		// on the staging Secret write around the guarded vendor call, or a status patch refused right after staging
-		// (the next pass reads a staging Secret from the cache that shows the marker but not yet the value), stalls
-		// the rotation with GenerateIncomplete for good.
+		// An API error is never a reason to stop for a person. This test found (and now guards) three ways it did: a
+		// lost answer on the marker write, a 500 on the staging write after the vendor minted, and a status patch
+		// refused right after staging (the next pass read a cached staging Secret showing the marker but not yet the
+		// value); each stalled the rotation with GenerateIncomplete for good.
 		Eventually(func() int { return committed(ns, 1) }).WithTimeout(4*time.Minute).WithPolling(time.Second).
 			Should(Equal(n), func() string {
 				return "every RotatedSecret commits revision 1, none stalls on an API error (" + proxy.Summary() + "); not yet:\n" +
