@@ -5,32 +5,16 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/policy"
-	"github.com/tribi/secret-rotator/internal/staging"
 )
 
 // loadStaging reads the staging Secret from the cache. One this RotatedSecret does not control (left by a deleted
 // RotatedSecret of the same name and not yet garbage-collected) is never read from: staging it reports it.
 func (r *RotatedSecretReconciler) loadStaging(ctx context.Context, s *scope) outcome {
-	var sec corev1.Secret
-	err := r.Get(ctx, client.ObjectKey{Namespace: s.rs.Namespace, Name: staging.Name(s.rs.Name)}, &sec)
-	switch {
-	case apierrors.IsNotFound(err):
-		s.staging = nil
-	case err != nil:
-		return retry(err)
-	case !metav1.IsControlledBy(&sec, s.rs):
-		s.staging = nil
-	default:
-		s.staging = &sec
-	}
-	return goOnOutcome()
+	return next(r.readStaging(ctx, r.Client, s))
 }
 
 // backoff is the one backoff gate: after a failed attempt (status.failedAttempts, lastFailureTime) nothing is

@@ -45,7 +45,7 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcom
 	if _, pending := staging.Pending(s.staging, p.Revision); pending {
 		// The cache may not show yet the result our own last pass staged: only the API server can say that the
 		// marker really has no result.
-		if err := r.readStaging(ctx, s); err != nil {
+		if err := r.readStaging(ctx, r.APIReader, s); err != nil {
 			return retry(err)
 		}
 		if since, pending := staging.Pending(s.staging, p.Revision); pending {
@@ -216,7 +216,7 @@ func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64
 		case <-ctx.Done():
 		}
 		delay *= 2
-		if rerr := r.readStaging(ctx, s); rerr != nil {
+		if rerr := r.readStaging(ctx, r.APIReader, s); rerr != nil {
 			continue // the write below fails the same way, or the API server is back
 		}
 		if s.staging == nil && apierrors.IsAlreadyExists(err) {
@@ -235,11 +235,11 @@ func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64
 		s.rs.Namespace, staging.Name(s.rs.Name), err))
 }
 
-// readStaging reads the staging Secret past the cache into s.staging (nil when it does not exist or is not this
-// RotatedSecret's).
-func (r *RotatedSecretReconciler) readStaging(ctx context.Context, s *scope) error {
+// readStaging reads the staging Secret through reader (the cache, or the API server past it) into s.staging: nil
+// when it does not exist, or when it is not this RotatedSecret's (never read from).
+func (r *RotatedSecretReconciler) readStaging(ctx context.Context, reader client.Reader, s *scope) error {
 	var sec corev1.Secret
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.rs.Namespace, Name: staging.Name(s.rs.Name)}, &sec)
+	err := reader.Get(ctx, client.ObjectKey{Namespace: s.rs.Namespace, Name: staging.Name(s.rs.Name)}, &sec)
 	switch {
 	case apierrors.IsNotFound(err):
 		s.staging = nil
@@ -278,7 +278,7 @@ func (g *stagingGuard) Begin(ctx context.Context) error {
 	// trying for about as long as stage does. The vendor is not called either way.
 	delay := stageRetry
 	for attempt := 1; attempt <= stageAttempts && ctx.Err() == nil; attempt++ {
-		if g.r.readStaging(ctx, g.s) == nil {
+		if g.r.readStaging(ctx, g.r.APIReader, g.s) == nil {
 			if _, pending := staging.Pending(g.s.staging, g.rev); !pending {
 				return g.beginErr
 			}

@@ -112,19 +112,10 @@ func (r *RotatedSecretReconciler) stagedValues(ctx context.Context, s *scope, re
 	if res, ok := staging.Get(s.staging, rev); ok {
 		return res.Values, nil
 	}
-	var sec corev1.Secret
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.rs.Namespace, Name: staging.Name(s.rs.Name)}, &sec)
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
+	if err := r.readStaging(ctx, r.APIReader, s); err != nil {
 		return nil, err
 	}
-	if !metav1.IsControlledBy(&sec, s.rs) {
-		return nil, nil // someone else's Secret under the name is never read from
-	}
-	s.staging = &sec
-	res, _ := staging.Get(&sec, rev)
+	res, _ := staging.Get(s.staging, rev)
 	return res.Values, nil
 }
 
