@@ -9,12 +9,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
-	"github.com/tribi/secret-rotator/internal/policy"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/staging"
 )
@@ -180,148 +178,6 @@ func (r *RotatedSecretReconciler) providerFailed(s *scope, what string, rev int6
 		return failed(rotationv1alpha1.ReasonCredentialInvalid, fmt.Errorf("%s revision %d: %w", what, rev, err))
 	}
 	return failed(rotationv1alpha1.ReasonProviderFailed, fmt.Errorf("%s revision %d: %w", what, rev, err))
-}
-
-// stageAttempts is how often stage tries to write a value before giving up, waiting stageRetry, then twice as long
-// each time (about 16 s in all): a minted value held only in memory is not given up for a short API outage.
-const (
-	stageAttempts = 7
-	stageRetry    = 250 * time.Millisecond
-)
-
-// stage writes res as revision rev into the staging Secret, keeping the revisions status still needs, and returns
-// what is staged for rev. A failed write (an API error, or a conflict with a stale copy) is tried again on a copy
-// read past the cache; if that copy already holds rev (an earlier pass staged it and its status patch failed), that
-// value is returned and res is dropped: a revision never gets a second value.
-func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64, res provider.Result) (provider.Result, outcome) {
-	st := s.rs.Status
-	keep := []int64{st.CurrentRevision, st.PreviousRevision}
-	for _, q := range st.Revocations {
-		keep = append(keep, q.Revision)
-	}
-	var err error
-	delay := stageRetry
-	for attempt := 1; ; attempt++ {
-		sec := staging.Put(s.staging, s.rs, rev, res, keep...)
-		if err = staging.Write(ctx, r.Client, s.rs, sec); err == nil {
-			s.staging = sec
-			return res, goOnOutcome()
-		}
-		if attempt == stageAttempts || ctx.Err() != nil {
-			break
-		}
-		ctrl.LoggerFrom(ctx).Info("Staging the value failed; trying again", "revision", rev, "attempt", attempt, "error", err.Error())
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-		}
-		delay *= 2
-		if rerr := r.readStaging(ctx, r.APIReader, s); rerr != nil {
-			continue // the write below fails the same way, or the API server is back
-		}
-		if s.staging == nil && apierrors.IsAlreadyExists(err) {
-			return res, failed(rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("secret %s/%s exists and is not this "+
-				"RotatedSecret's staging Secret (someone else's, or left by a deleted RotatedSecret of the same name and "+
-				"not yet garbage-collected); rename or delete it", sec.Namespace, sec.Name))
-		}
-		if staged, ok := staging.Get(s.staging, rev); ok {
-			return staged, goOnOutcome()
-		}
-	}
-	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-		return res, retry(err)
-	}
-	return res, failed(rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("writing staging Secret %s/%s: %w",
-		s.rs.Namespace, staging.Name(s.rs.Name), err))
-}
-
-// readStaging reads the staging Secret through reader (the cache, or the API server past it) into s.staging: nil
-// when it does not exist, or when it is not this RotatedSecret's (never read from).
-func (r *RotatedSecretReconciler) readStaging(ctx context.Context, reader client.Reader, s *scope) error {
-	var sec corev1.Secret
-	err := reader.Get(ctx, client.ObjectKey{Namespace: s.rs.Namespace, Name: staging.Name(s.rs.Name)}, &sec)
-	switch {
-	case apierrors.IsNotFound(err):
-		s.staging = nil
-	case err != nil:
-		return err
-	case !metav1.IsControlledBy(&sec, s.rs):
-		s.staging = nil
-	default:
-		s.staging = &sec
-	}
-	return nil
-}
-
-// stagingGuard is the create-pending guard: Begin writes a marker for the revision into the staging Secret
-// before a provider makes a non-repeatable call.
-type stagingGuard struct {
-	r        *RotatedSecretReconciler
-	s        *scope
-	rev      int64
-	begun    bool  // the marker is in the staging Secret
-	beginErr error // Begin failed: the call was not made
-}
-
-// Begin implements provider.Guard. When the marker write fails the call is not made; since the write may still
-// have landed (its answer was lost), a marker found past the cache is removed again, so that no marker ever stands
-// for a call that was never made.
-func (g *stagingGuard) Begin(ctx context.Context) error {
-	sec := staging.MarkPending(g.s.staging, g.s.rs, g.rev, g.s.now.UTC().Format(time.RFC3339))
-	err := staging.Write(ctx, g.r.Client, g.s.rs, sec)
-	if err == nil {
-		g.s.staging, g.begun = sec, true
-		return nil
-	}
-	g.beginErr = fmt.Errorf("recording the pending call in the staging Secret: %w", err)
-	// The write may have landed with its answer lost: find out past the cache and take a landed marker back,
-	// trying for about as long as stage does. The vendor is not called either way.
-	delay := stageRetry
-	for attempt := 1; attempt <= stageAttempts && ctx.Err() == nil; attempt++ {
-		if g.r.readStaging(ctx, g.r.APIReader, g.s) == nil {
-			if _, pending := staging.Pending(g.s.staging, g.rev); !pending {
-				return g.beginErr
-			}
-			if g.clear(ctx) == nil {
-				return g.beginErr
-			}
-		}
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-		}
-		delay *= 2
-	}
-	g.begun = true // it may still be there: generateFailed tries once more to take it back
-	return g.beginErr
-}
-
-// clear removes the marker after a call that failed cleanly (the vendor answered with an error, so nothing was
-// created).
-func (g *stagingGuard) clear(ctx context.Context) error {
-	sec := staging.ClearPending(g.s.staging, g.rev)
-	if err := staging.Write(ctx, g.r.Client, g.s.rs, sec); err != nil {
-		return err
-	}
-	g.s.staging = sec
-	return nil
-}
-
-// generateIncomplete stalls a rotation whose non-repeatable call was started but whose result was never staged.
-// A new rotate token is a person's go-ahead: the marker is dropped and the call is made again.
-func (r *RotatedSecretReconciler) generateIncomplete(ctx context.Context, s *scope, rev int64, since string) outcome {
-	if token, ok := policy.NewRotateToken(s.rs); ok || s.goAhead {
-		if ok {
-			s.rs.Status.LastHandledRotateRequest = token
-		}
-		guard := &stagingGuard{r: r, s: s, rev: rev}
-		return next(guard.clear(ctx))
-	}
-	return stall(rotationv1alpha1.ReasonGenerateIncomplete, fmt.Sprintf(
-		"the provider call for revision %d started at %s but its result was never recorded (the operator stopped in "+
-			"between, or the vendor's answer could not be read); it is not repeated, so no second credential is "+
-			"minted: check the vendor for a credential created then, revoke it if present, then set a new %s token "+
-			"to try again", rev, policy.Sanitize(since, 64), rotationv1alpha1.RotateAnnotation))
 }
 
 // secretCredentials reads credentials from Secrets in the RotatedSecret's namespace, past the cache (which
