@@ -30,6 +30,8 @@ type scope struct {
 	provider provider.Provider // checkSpec: the provider of spec.provider
 	staging  *corev1.Secret    // loadStaging: the staging Secret, nil when it does not exist yet
 
+	mirrorTokens map[rotationv1alpha1.SecretKeyRef][]byte // mirrorToken: GitHub tokens read in this pass
+
 	backingOff   bool          // backoff: a failed attempt's backoff holds new attempts; its conditions stay
 	goAhead      bool          // backoff: a new rotate token was handled in this pass for the pending rotation
 	fresh        bool          // persist: status was written in this reconcile, so the cached copy was current

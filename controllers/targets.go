@@ -190,15 +190,23 @@ func (r *RotatedSecretReconciler) writeMirrors(ctx context.Context, s *scope, re
 	return goOnOutcome()
 }
 
-// mirrorToken reads the token a GitHub Actions target is written with.
+// mirrorToken reads the token a GitHub Actions target is written with, once per pass (preflight reads it, the
+// write uses it).
 func (r *RotatedSecretReconciler) mirrorToken(ctx context.Context, s *scope, t rotationv1alpha1.GitHubActionsTarget) ([]byte, error) {
 	if r.GitHub == nil {
 		return nil, fmt.Errorf("target %s: GitHub mirroring is not enabled in this operator", mirrorID(t))
+	}
+	if token, ok := s.mirrorTokens[t.TokenSecretRef]; ok {
+		return token, nil
 	}
 	token, err := r.credentials(s).Credential(ctx, t.TokenSecretRef)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", mirrorID(t), err)
 	}
+	if s.mirrorTokens == nil {
+		s.mirrorTokens = map[rotationv1alpha1.SecretKeyRef][]byte{}
+	}
+	s.mirrorTokens[t.TokenSecretRef] = token
 	return token, nil
 }
 
