@@ -11,7 +11,6 @@ import (
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/metrics"
 	"github.com/tribi/secret-rotator/internal/policy"
-	"github.com/tribi/secret-rotator/internal/sink"
 )
 
 // StepHookCommitted is called once the new revision is current.
@@ -87,8 +86,8 @@ func (r *RotatedSecretReconciler) expirePrevious(ctx context.Context, s *scope) 
 	}
 	for _, w := range desiredWrites(s.rs, cur, nil) {
 		ctrl.LoggerFrom(ctx).Info("Removing previous value", "secret", w.String(), "revision", st.PreviousRevision)
-		if err := sink.Apply(ctx, r.Client, s.fieldManager(), w, false); err != nil {
-			return targetFailed(w, err)
+		if o := r.applyTarget(ctx, s, w, false); o.done() {
+			return o
 		}
 	}
 	s.wrote = true

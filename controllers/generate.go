@@ -15,6 +15,7 @@ import (
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/staging"
+	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
 // Steps at which StepHook is called, each right after a write to the API server.
@@ -43,7 +44,7 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcom
 	if _, pending := staging.Pending(s.staging, p.Revision); pending {
 		// The cache may not show yet the result our own last pass staged: only the API server can say that the
 		// marker really has no result.
-		if err := r.readStaging(ctx, r.APIReader, s); err != nil {
+		if err := r.readStaging(ctx, s.actor.Reader, s); err != nil {
 			return retry(err)
 		}
 		if since, pending := staging.Pending(s.staging, p.Revision); pending {
@@ -56,6 +57,10 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcom
 	if staged {
 		log.Info("Reusing the value already staged for this revision")
 	} else {
+		// Nothing is minted before RBAC has said yes to everything the rotation will do.
+		if o := r.checkAccess(ctx, s); o.done() {
+			return o
+		}
 		log.Info("Generating value")
 		s.setRotating(rotationv1alpha1.ReasonGenerating, fmt.Sprintf("Generating revision %d", p.Revision))
 		req := s.providerRequest(p.Revision, r.credentials(s))
@@ -171,6 +176,8 @@ func (r *RotatedSecretReconciler) providerFailed(s *scope, what string, rev int6
 	var cred *provider.CredentialError
 	var awaiting *provider.AwaitingStagedValueError
 	switch {
+	case tenancy.IsForbidden(err):
+		return failed(rotationv1alpha1.ReasonForbidden, err)
 	case errors.As(err, &awaiting):
 		return warnWaiting(s.now.Add(awaitingRecheck), rotationv1alpha1.ReasonAwaitingStagedValue, fmt.Sprintf(
 			"Revision %d needs a new value staged by a person (owner: %s): %s", rev, s.rs.Spec.Owner, awaiting.Error()))
@@ -183,19 +190,19 @@ func (r *RotatedSecretReconciler) providerFailed(s *scope, what string, rev int6
 // secretCredentials reads credentials from Secrets in the RotatedSecret's namespace, past the cache (which
 // holds only the operator's own Secrets).
 type secretCredentials struct {
-	reader    client.Reader
+	actor     tenancy.Actor
 	namespace string
 }
 
 // Credential implements provider.Credentials.
 func (c secretCredentials) Credential(ctx context.Context, ref rotationv1alpha1.SecretKeyRef) ([]byte, error) {
 	var sec corev1.Secret
-	err := c.reader.Get(ctx, client.ObjectKey{Namespace: c.namespace, Name: ref.Name}, &sec)
+	err := c.actor.Reader.Get(ctx, client.ObjectKey{Namespace: c.namespace, Name: ref.Name}, &sec)
 	if apierrors.IsNotFound(err) {
 		return nil, &provider.CredentialError{Ref: ref, Err: errors.New("the Secret does not exist")}
 	}
 	if err != nil {
-		return nil, err
+		return nil, c.actor.Refused(tenancy.Action{Verb: "get", Resource: "secrets", Namespace: c.namespace, Name: ref.Name}, err)
 	}
 	v := strings.TrimSpace(string(sec.Data[ref.Key]))
 	if v == "" {
@@ -205,7 +212,7 @@ func (c secretCredentials) Credential(ctx context.Context, ref rotationv1alpha1.
 }
 
 func (r *RotatedSecretReconciler) credentials(s *scope) provider.Credentials {
-	return secretCredentials{reader: r.APIReader, namespace: s.rs.Namespace}
+	return secretCredentials{actor: s.actor, namespace: s.rs.Namespace}
 }
 
 // hook calls StepHook after a persisted step.

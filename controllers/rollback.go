@@ -12,7 +12,6 @@ import (
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/conditions"
 	"github.com/tribi/secret-rotator/internal/policy"
-	"github.com/tribi/secret-rotator/internal/sink"
 )
 
 // Steps at which StepHook is called during a rollback.
@@ -147,8 +146,8 @@ func (r *RotatedSecretReconciler) restoreTargets(ctx context.Context, s *scope) 
 	st := &s.rs.Status
 	for _, w := range writes {
 		ctrl.LoggerFrom(ctx).Info("Restoring target", "secret", w.String(), "revision", st.CurrentRevision)
-		if err := sink.Apply(ctx, r.Client, s.fieldManager(), w, false); err != nil {
-			return targetFailed(w, err)
+		if o := r.applyTarget(ctx, s, w, false); o.done() {
+			return o
 		}
 	}
 	if o := r.writeMirrors(ctx, s, st.CurrentRevision, cur); o.done() {

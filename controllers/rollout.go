@@ -160,7 +160,7 @@ func (r *RotatedSecretReconciler) restartStage(ctx context.Context, s *scope, st
 			waitOn(warnWaiting(time.Time{}, rotationv1alpha1.ReasonWorkloadNotFound, ""))
 			continue
 		}
-		patched, err := rollout.Restart(ctx, r.Client, w.Object, key, rev)
+		patched, err := rollout.Restart(ctx, s.actor.Writer, w.Object, key, rev)
 		if err != nil {
 			return nil, retry(fmt.Errorf("restarting %s %s/%s: %w", w.Kind, w.Namespace, w.Name, err))
 		}

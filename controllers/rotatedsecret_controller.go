@@ -4,6 +4,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -31,6 +33,8 @@ import (
 	"github.com/tribi/secret-rotator/internal/metrics"
 	"github.com/tribi/secret-rotator/internal/policy"
 	"github.com/tribi/secret-rotator/internal/provider"
+	"github.com/tribi/secret-rotator/internal/sink"
+	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
 // targetIndex indexes RotatedSecrets by the "<namespace>/<name>" of every Secret they write.
@@ -50,6 +54,12 @@ type RotatedSecretReconciler struct {
 	Providers provider.Registry
 	// Fingerprints identify values in status without revealing them.
 	Fingerprints *fingerprint.Keyer
+	// Identities gives the identity the operator acts as for each RotatedSecret (its ServiceAccount,
+	// impersonated); nil means the operator's own identity for every RotatedSecret (single-tenant mode).
+	Identities *tenancy.Identities
+	// Rules are the admin's guard rails (--no-cross-namespace-refs, --protected-namespaces); the zero value allows
+	// everything.
+	Rules tenancy.Rules
 	// GitHub writes GitHub Actions targets; nil disables them (a target naming one fails with a clear message).
 	GitHub MirrorWriter
 	// Policy decides whether to rotate; policy.DefaultChain() when nil.
@@ -62,13 +72,18 @@ type RotatedSecretReconciler struct {
 // conflictRetry is how soon a reconcile that met a stale cache runs again.
 const conflictRetry = 200 * time.Millisecond
 
+// The operator's own ClusterRole: its API, list/watch for its caches, Events, and impersonation. Everything it does
+// for a RotatedSecret (staging and target writes, restarts, Jobs, credential reads) is done impersonating the
+// RotatedSecret's ServiceAccount, whose Role decides (config/tenant). Its own namespace (leader election, the
+// fingerprint key) has a Role of its own (config/rbac/own_namespace_role.yaml). Single-tenant mode needs more:
+// config/single-tenant.
 // +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets/status,verbs=patch
-// +kubebuilder:rbac:groups=rotation.tribi.io,resources=rotatedsecrets/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=impersonate
 
 // phase is one step of Reconcile. It returns one outcome: go on, wait, stall, a failed attempt or a transient
 // error (outcome.go); the first that is not "go on" ends the pass.
@@ -151,8 +166,7 @@ func (r *RotatedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rotationv1alpha1.RotatedSecret{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToRotatedSecrets),
-			builder.WithPredicates(notWrittenByOperator())).
+		Watches(&corev1.Secret{}, r.secretHandler(), builder.WithPredicates(notWrittenByOperator())).
 		Owns(&batchv1.Job{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(workloadToRotatedSecrets)).
 		Watches(&appsv1.StatefulSet{}, handler.EnqueueRequestsFromMapFunc(workloadToRotatedSecrets)).
@@ -201,8 +215,33 @@ func workloadToRotatedSecrets(_ context.Context, o client.Object) []reconcile.Re
 	return reqs
 }
 
-// secretToRotatedSecrets maps a Secret event to the RotatedSecrets that stage in it or write to it.
-func (r *RotatedSecretReconciler) secretToRotatedSecrets(ctx context.Context, o client.Object) []reconcile.Request {
+// secretHandler enqueues the RotatedSecrets a Secret event concerns. A deletion concerns every one of them, even
+// the one whose write was the Secret's last.
+func (r *RotatedSecretReconciler) secretHandler() handler.EventHandler {
+	add := func(ctx context.Context, o client.Object, skipOwn bool, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, req := range r.secretToRotatedSecrets(ctx, o, skipOwn) {
+			q.Add(req)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, true, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.ObjectNew, true, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, false, q)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, false, q)
+		},
+	}
+}
+
+// secretToRotatedSecrets maps a Secret event to the RotatedSecrets that stage in it or write to it; with skipOwn,
+// not to the RotatedSecret whose own write the event reports.
+func (r *RotatedSecretReconciler) secretToRotatedSecrets(ctx context.Context, o client.Object, skipOwn bool) []reconcile.Request {
 	var reqs []reconcile.Request
 	if name := o.GetLabels()[rotationv1alpha1.RotatedSecretLabel]; name != "" {
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}})
@@ -212,37 +251,49 @@ func (r *RotatedSecretReconciler) secretToRotatedSecrets(ctx context.Context, o 
 		ctrl.LoggerFrom(ctx).Error(err, "Listing RotatedSecrets that write a Secret", "secret", client.ObjectKeyFromObject(o))
 		return reqs
 	}
+	latest := latestManagers(o)
 	for _, rs := range list.Items {
+		// A write of this RotatedSecret's own is known to the reconcile that made it; another RotatedSecret's
+		// write to the same Secret (or anyone else's) is looked at.
+		if skipOwn && len(latest) == 1 && latest[0] == sink.FieldManager(rs.Namespace, rs.Name) {
+			continue
+		}
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rs)})
 	}
 	return reqs
 }
 
-// FieldOwner is the field manager of the operator's writes to its own Secrets. Writes to targets use one field
-// manager per RotatedSecret (sink.FieldManager); both start with this prefix.
+// latestManagers lists the field managers that wrote o in the latest second (managedFields timestamps have
+// one-second resolution), nil when none is recorded.
+func latestManagers(o client.Object) []string {
+	var newest *metav1.Time
+	for _, mf := range o.GetManagedFields() {
+		if mf.Time != nil && (newest == nil || newest.Before(mf.Time)) {
+			newest = mf.Time
+		}
+	}
+	var out []string
+	for _, mf := range o.GetManagedFields() {
+		if newest != nil && mf.Time != nil && mf.Time.Equal(newest) && !slices.Contains(out, mf.Manager) {
+			out = append(out, mf.Manager)
+		}
+	}
+	return out
+}
+
+// FieldOwner is the field manager of the operator's writes to its own Secrets (staging). Writes to targets use
+// one field manager per RotatedSecret (sink.FieldManager).
 const FieldOwner = "secret-rotator"
 
-// notWrittenByOperator drops Secret events that only report the operator's own writes: the reconcile that made
-// them already knows. A hand edit, a deletion or a Secret created by someone else still gets through.
+// notWrittenByOperator drops Secret events that only report the operator's writes to its staging Secrets (field
+// manager FieldOwner, matched exactly): the reconcile that made them already knows. A target write reaches
+// secretToRotatedSecrets, which drops it only for the RotatedSecret that made it; a hand edit, a deletion or a
+// Secret created by someone else gets through.
 func notWrittenByOperator() predicate.Predicate {
 	ours := func(o client.Object) bool {
-		var newest *metav1.Time
-		for _, mf := range o.GetManagedFields() {
-			if mf.Time != nil && (newest == nil || newest.Before(mf.Time)) {
-				newest = mf.Time
-			}
-		}
-		if newest == nil {
-			return false
-		}
-		// Every manager that wrote in the latest second must be the operator; timestamps have one-second
-		// resolution, so a person's edit in the same second keeps the event.
-		for _, mf := range o.GetManagedFields() {
-			if mf.Time != nil && mf.Time.Equal(newest) && !strings.HasPrefix(mf.Manager, FieldOwner) {
-				return false
-			}
-		}
-		return true
+		latest := latestManagers(o)
+		// A person's edit in the same second as the operator's write keeps the event.
+		return len(latest) == 1 && latest[0] == FieldOwner
 	}
 	return predicate.Funcs{
 		CreateFunc:  func(e event.CreateEvent) bool { return !ours(e.Object) },

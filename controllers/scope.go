@@ -17,6 +17,7 @@ import (
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/sink"
 	"github.com/tribi/secret-rotator/internal/staging"
+	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
 // scope is what the phases of one reconcile share. Each field says which phase fills it.
@@ -28,6 +29,7 @@ type scope struct {
 	ttl      time.Duration     // checkSpec: spec.ttl
 	grace    time.Duration     // checkSpec: spec.previous.gracePeriod (0 when previous values are not kept)
 	provider provider.Provider // checkSpec: the provider of spec.provider
+	actor    tenancy.Actor     // checkSpec: who the operator acts as for this RotatedSecret (its ServiceAccount)
 	staging  *corev1.Secret    // loadStaging: the staging Secret, nil when it does not exist yet
 
 	mirrorTokens map[rotationv1alpha1.SecretKeyRef][]byte // mirrorToken: GitHub tokens read in this pass

@@ -30,7 +30,13 @@ var outputName = regexp.MustCompile(`^[a-zA-Z0-9_]{1,63}$`)
 // InvalidSpec until its spec changes, before any vendor call or write.
 func (r *RotatedSecretReconciler) checkSpec(ctx context.Context, s *scope) outcome {
 	spec := s.rs.Spec
+	if o := r.checkRules(s.rs); o.done() {
+		return o
+	}
 	var err error
+	if s.actor, err = r.actorFor(s.rs); err != nil {
+		return retry(err)
+	}
 	if s.ttl, err = spec.TTL.Parse(); err != nil {
 		return invalid("spec.ttl: %v", err)
 	}
@@ -129,7 +135,7 @@ func (r *RotatedSecretReconciler) checkValidation(ctx context.Context, s *scope)
 	for i, j := range v.Jobs {
 		job, err := r.buildJob(s.rs, j, validationJobName(s.rs.Name, j.Name, rev), rev)
 		if err == nil {
-			err = r.Create(ctx, job, client.DryRunAll, client.FieldOwner(FieldOwner))
+			err = s.actor.Writer.Create(ctx, job, client.DryRunAll, client.FieldOwner(FieldOwner))
 		}
 		if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) {
 			return invalid("spec.validation.jobs[%d].template: the API server refuses it: %v", i, err)

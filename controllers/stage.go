@@ -15,6 +15,7 @@ import (
 	"github.com/tribi/secret-rotator/internal/policy"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/staging"
+	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
 // stageAttempts is how often stage tries to write a value before giving up, waiting stageRetry, then twice as long
@@ -38,11 +39,11 @@ func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64
 	delay := stageRetry
 	for attempt := 1; ; attempt++ {
 		sec := staging.Put(s.staging, s.rs, rev, res, keep...)
-		if err = staging.Write(ctx, r.Client, s.rs, sec); err == nil {
+		if err = staging.Write(ctx, s.actor.Writer, s.rs, sec); err == nil {
 			s.staging = sec
 			return res, goOnOutcome()
 		}
-		if attempt == stageAttempts || ctx.Err() != nil {
+		if attempt == stageAttempts || ctx.Err() != nil || apierrors.IsForbidden(err) {
 			break
 		}
 		ctrl.LoggerFrom(ctx).Info("Staging the value failed; trying again", "revision", rev, "attempt", attempt, "error", err.Error())
@@ -51,7 +52,7 @@ func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64
 		case <-ctx.Done():
 		}
 		delay *= 2
-		if rerr := r.readStaging(ctx, r.APIReader, s); rerr != nil {
+		if rerr := r.readStaging(ctx, s.actor.Reader, s); rerr != nil {
 			continue // the write below fails the same way, or the API server is back
 		}
 		if s.staging == nil && apierrors.IsAlreadyExists(err) {
@@ -65,6 +66,10 @@ func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64
 	}
 	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 		return res, retry(err)
+	}
+	if apierrors.IsForbidden(err) {
+		return res, forbidden(s.actor.Refused(tenancy.Action{Verb: "patch", Resource: "secrets", Namespace: s.rs.Namespace,
+			Name: staging.Name(s.rs.Name)}, err))
 	}
 	return res, failed(rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("writing staging Secret %s/%s: %w",
 		s.rs.Namespace, staging.Name(s.rs.Name), err))
@@ -103,7 +108,7 @@ type stagingGuard struct {
 // for a call that was never made.
 func (g *stagingGuard) Begin(ctx context.Context) error {
 	sec := staging.MarkPending(g.s.staging, g.s.rs, g.rev, g.s.now.UTC().Format(time.RFC3339))
-	err := staging.Write(ctx, g.r.Client, g.s.rs, sec)
+	err := staging.Write(ctx, g.s.actor.Writer, g.s.rs, sec)
 	if err == nil {
 		g.s.staging, g.begun = sec, true
 		return nil
@@ -113,7 +118,7 @@ func (g *stagingGuard) Begin(ctx context.Context) error {
 	// trying for about as long as stage does. The vendor is not called either way.
 	delay := stageRetry
 	for attempt := 1; attempt <= stageAttempts && ctx.Err() == nil; attempt++ {
-		if g.r.readStaging(ctx, g.r.APIReader, g.s) == nil {
+		if g.r.readStaging(ctx, g.s.actor.Reader, g.s) == nil {
 			if _, pending := staging.Pending(g.s.staging, g.rev); !pending {
 				return g.beginErr
 			}
@@ -135,7 +140,7 @@ func (g *stagingGuard) Begin(ctx context.Context) error {
 // created).
 func (g *stagingGuard) clear(ctx context.Context) error {
 	sec := staging.ClearPending(g.s.staging, g.rev)
-	if err := staging.Write(ctx, g.r.Client, g.s.rs, sec); err != nil {
+	if err := staging.Write(ctx, g.s.actor.Writer, g.s.rs, sec); err != nil {
 		return err
 	}
 	g.s.staging = sec

@@ -28,6 +28,7 @@ import (
 	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/provider/random"
+	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
 var (
@@ -125,6 +126,11 @@ type operatorOptions struct {
 	github controllers.MirrorWriter
 	// shard selects the RotatedSecrets this operator handles (nil: all).
 	shard labels.Selector
+	// impersonate makes the operator act as each RotatedSecret's ServiceAccount (defaultServiceAccount when it
+	// names none), as the manager does; rules are its guard rails.
+	impersonate           bool
+	defaultServiceAccount string
+	rules                 tenancy.Rules
 }
 
 var managerCount atomic.Int32
@@ -166,6 +172,11 @@ func startOperator(opts operatorOptions, namespaces ...string) *operator {
 			Fingerprints: keyer,
 			StepHook:     opts.hook,
 		}
+		if opts.impersonate {
+			r.Identities = tenancy.NewIdentities(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+				HTTPClient: mgr.GetHTTPClient()}, mgr.GetClient(), mgr.GetAPIReader(), opts.defaultServiceAccount)
+		}
+		r.Rules = opts.rules
 		for kind, p := range opts.providers {
 			r.Providers[kind] = p
 		}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -43,7 +44,7 @@ func (r *RotatedSecretReconciler) syncTargets(ctx context.Context, s *scope) out
 		if err := s.ensureFresh(ctx, r); err != nil {
 			return retry(err)
 		}
-		if missing, changed, labelled, err = targetState(ctx, r.APIReader, w, &sec); err != nil {
+		if missing, changed, labelled, err = targetState(ctx, s.actor.Reader, w, &sec); err != nil {
 			return retry(err)
 		}
 		if len(missing) == 0 && len(changed) == 0 && labelled {
@@ -53,8 +54,8 @@ func (r *RotatedSecretReconciler) syncTargets(ctx context.Context, s *scope) out
 			return stall(rotationv1alpha1.ReasonTargetRefused, fmt.Sprintf("target Secret %s: %s; it is not repaired", w, why))
 		}
 		ctrl.LoggerFrom(ctx).Info("Restoring target", "secret", w.String(), "missing", missing, "changed", changed)
-		if err := sink.Apply(ctx, r.Client, s.fieldManager(), w, false); err != nil {
-			return targetFailed(w, err)
+		if o := r.applyTarget(ctx, s, w, false); o.done() {
+			return o
 		}
 		s.wrote = true
 		switch {
@@ -85,8 +86,9 @@ func (r *RotatedSecretReconciler) currentWrites(ctx context.Context, s *scope) (
 	}
 	var prev provider.Values
 	if rev := s.rs.Status.PreviousRevision; rev > 0 {
-		if res, ok := staging.Get(s.staging, rev); ok {
-			prev = res.Values
+		var err error
+		if prev, err = r.verifiedValues(s, rev); err != nil {
+			return nil, nil, stagedFailed(err)
 		}
 	}
 	return desiredWrites(s.rs, cur, prev), cur, goOnOutcome()
@@ -107,16 +109,60 @@ func targetState(ctx context.Context, reader client.Reader, w sink.SecretWrite, 
 }
 
 // stagedValues returns the staged values of rev, nil when the staging Secret does not hold them. When the cache
-// lacks them the API server is asked before concluding they are gone.
+// lacks them the API server is asked before concluding they are gone. Values that do not match the fingerprint
+// status recorded for rev are a tamperedError: they are written nowhere.
 func (r *RotatedSecretReconciler) stagedValues(ctx context.Context, s *scope, rev int64) (provider.Values, error) {
-	if res, ok := staging.Get(s.staging, rev); ok {
-		return res.Values, nil
+	if _, ok := staging.Get(s.staging, rev); !ok {
+		if err := r.readStaging(ctx, s.actor.Reader, s); err != nil {
+			return nil, err
+		}
 	}
-	if err := r.readStaging(ctx, r.APIReader, s); err != nil {
-		return nil, err
+	return r.verifiedValues(s, rev)
+}
+
+// verifiedValues returns rev's values from the staging Secret as read (nil when it does not hold them), checked
+// against the fingerprint status recorded for rev: the pending one, the current one, or the history's.
+func (r *RotatedSecretReconciler) verifiedValues(s *scope, rev int64) (provider.Values, error) {
+	res, ok := staging.Get(s.staging, rev)
+	if !ok {
+		return nil, nil
 	}
-	res, _ := staging.Get(s.staging, rev)
+	st := s.rs.Status
+	want := ""
+	switch {
+	case st.Pending != nil && st.Pending.Revision == rev:
+		want = st.Pending.Fingerprint
+	case rev == st.CurrentRevision:
+		want = st.CurrentFingerprint
+	case s.history(rev) != nil:
+		want = s.history(rev).Fingerprint
+	}
+	if got := r.Fingerprints.Of(res.Values); want != "" && got != want {
+		return nil, &tamperedError{rev: rev, got: got, want: want}
+	}
 	return res.Values, nil
+}
+
+// tamperedError: a staged value is not the one status recorded.
+type tamperedError struct {
+	rev       int64
+	got, want string
+}
+
+func (e *tamperedError) Error() string {
+	return fmt.Sprintf("the staged value of revision %d has fingerprint %s, not %s as recorded when it was staged: "+
+		"someone changed the staging Secret; it is written nowhere; check who did, then set a new %s token",
+		e.rev, e.got, e.want, rotationv1alpha1.RotateAnnotation)
+}
+
+// stagedFailed turns a failure to read staged values into an outcome: a tampered value stalls, anything else is
+// retried.
+func stagedFailed(err error) outcome {
+	var t *tamperedError
+	if errors.As(err, &t) {
+		return stall(rotationv1alpha1.ReasonStagingTampered, t.Error())
+	}
+	return retry(err)
 }
 
 // currentValues returns the current revision's staged values. If they are gone (someone deleted or edited the
@@ -126,7 +172,7 @@ func (r *RotatedSecretReconciler) currentValues(ctx context.Context, s *scope) (
 	rev := s.rs.Status.CurrentRevision
 	values, err := r.stagedValues(ctx, s, rev)
 	if err != nil {
-		return nil, retry(err)
+		return nil, stagedFailed(err)
 	}
 	if values != nil {
 		return values, goOnOutcome()

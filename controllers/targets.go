@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/sink"
 	"github.com/tribi/secret-rotator/internal/staging"
+	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
 // Steps at which StepHook is called while targets are written.
@@ -40,7 +42,7 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) ou
 	}
 	next, err := r.stagedValues(ctx, s, p.Revision)
 	if err != nil {
-		return retry(err)
+		return stagedFailed(err)
 	}
 	if next == nil {
 		// Someone deleted or edited the staging Secret before every target had the value. Nothing was committed,
@@ -53,8 +55,8 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) ou
 	}
 	var prev provider.Values
 	if keepPrevious(s.rs) && !p.Emergency && s.rs.Status.CurrentRevision > 0 {
-		if res, ok := staging.Get(s.staging, s.rs.Status.CurrentRevision); ok {
-			prev = res.Values
+		if prev, err = r.verifiedValues(s, s.rs.Status.CurrentRevision); err != nil {
+			return stagedFailed(err)
 		}
 	}
 	writes := desiredWrites(s.rs, next, prev)
@@ -67,8 +69,8 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) ou
 	}
 	for i, w := range writes {
 		ctrl.LoggerFrom(ctx).Info("Writing target", "secret", w.String(), "keys", w.Keys(), "revision", p.Revision)
-		if err := sink.Apply(ctx, r.Client, s.fieldManager(), w, false); err != nil {
-			return targetFailed(w, err)
+		if o := r.applyTarget(ctx, s, w, false); o.done() {
+			return o
 		}
 		if i < len(writes)-1 {
 			if o := r.hook(StepHookTargetWritten); o.done() {
@@ -84,19 +86,20 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) ou
 }
 
 // preflight checks every write before the first one: no target Secret may be one the operator must never write
-// (immutable, or of a type Kubernetes owns), and with several Secrets each write is dry-run, so a missing
-// namespace or a refused write is found while nothing holds the new value. Mirrors need their token.
+// (immutable, of a type Kubernetes owns, or its own), and with several Secrets, mirrors or an impersonated
+// ServiceAccount each write is dry-run as that actor, so a missing namespace, a key owned elsewhere or a write RBAC
+// refuses is found while nothing holds the new value. Mirrors need their token.
 func (r *RotatedSecretReconciler) preflight(ctx context.Context, s *scope, writes []sink.SecretWrite) outcome {
 	for _, w := range writes {
 		var sec corev1.Secret
-		if o := r.readTarget(ctx, w, &sec); o.done() {
+		if o := r.readTarget(ctx, s, w, &sec); o.done() {
 			return o
 		}
 	}
-	if len(writes) > 1 {
+	if len(writes) > 1 || hasMirror(s.rs) || s.actor.Impersonated() {
 		for _, w := range writes {
-			if err := sink.Apply(ctx, r.Client, s.fieldManager(), w, true); err != nil {
-				return targetFailed(w, err)
+			if o := r.applyTarget(ctx, s, w, true); o.done() {
+				return o
 			}
 		}
 	}
@@ -111,22 +114,26 @@ func (r *RotatedSecretReconciler) preflight(ctx context.Context, s *scope, write
 }
 
 // readTarget reads a target Secret into sec (left empty when it does not exist yet): from the cache, which holds
-// the Secrets the operator labelled, else from the API server. A Secret the operator must never write stalls.
-func (r *RotatedSecretReconciler) readTarget(ctx context.Context, w sink.SecretWrite, sec *corev1.Secret) outcome {
+// the Secrets the operator labelled, else from the API server as the RotatedSecret's actor. A Secret the operator
+// must never write stalls.
+func (r *RotatedSecretReconciler) readTarget(ctx context.Context, s *scope, w sink.SecretWrite, sec *corev1.Secret) outcome {
 	key := client.ObjectKey{Namespace: w.Namespace, Name: w.Name}
 	err := r.Get(ctx, key, sec)
 	if err != nil {
 		// Not in the cache (not labelled yet, or in a namespace the cache does not cover): ask the API server.
-		err = r.APIReader.Get(ctx, key, sec)
+		err = s.actor.Reader.Get(ctx, key, sec)
 	}
 	switch {
 	case apierrors.IsNotFound(err):
 		*sec = corev1.Secret{}
-		return goOnOutcome()
 	case err != nil:
-		return retry(err)
+		return forbidden(s.actor.Refused(tenancy.Action{Verb: "get", Resource: "secrets", Namespace: w.Namespace, Name: w.Name}, err))
 	}
-	if why := sink.Refused(sec); why != "" {
+	why := sink.Refused(sec)
+	if why == "" {
+		why = r.reserved(ctx, key, sec)
+	}
+	if why != "" {
 		return stall(rotationv1alpha1.ReasonTargetRefused, fmt.Sprintf("target Secret %s: %s; nothing was written "+
 			"to any target; name another Secret in spec.targets", w, why))
 	}
@@ -208,6 +215,11 @@ func (r *RotatedSecretReconciler) mirrorToken(ctx context.Context, s *scope, t r
 	}
 	s.mirrorTokens[t.TokenSecretRef] = token
 	return token, nil
+}
+
+// hasMirror reports whether a target is a GitHub Actions secret.
+func hasMirror(rs *rotationv1alpha1.RotatedSecret) bool {
+	return slices.ContainsFunc(rs.Spec.Targets, func(t rotationv1alpha1.Target) bool { return t.GitHubActions != nil })
 }
 
 func mirroredRevision(st rotationv1alpha1.RotatedSecretStatus, id string) int64 {

@@ -143,14 +143,14 @@ func (r *RotatedSecretReconciler) createJob(ctx context.Context, s *scope, j rot
 		return err
 	}
 	ctrl.LoggerFrom(ctx).Info("Creating validation Job", "job", name, "revision", rev)
-	if err := r.Create(ctx, job, client.FieldOwner(FieldOwner)); err != nil {
+	if err := s.actor.Writer.Create(ctx, job, client.FieldOwner(FieldOwner)); err != nil {
 		if !apierrors.IsAlreadyExists(err) {
 			return err
 		}
 		// Our own earlier create that the cache has not seen yet, or someone else's Job (the cache holds only
 		// labelled Jobs): only the API server can tell.
 		var other batchv1.Job
-		if getErr := r.APIReader.Get(ctx, client.ObjectKeyFromObject(job), &other); getErr == nil && !metav1.IsControlledBy(&other, s.rs) {
+		if getErr := s.actor.Reader.Get(ctx, client.ObjectKeyFromObject(job), &other); getErr == nil && !metav1.IsControlledBy(&other, s.rs) {
 			return errForeignJob
 		}
 		return nil

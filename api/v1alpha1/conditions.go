@@ -56,6 +56,22 @@ const (
 	// owns: service-account token, TLS, docker config, bootstrap token); found before any target was written.
 	ReasonTargetRefused = "TargetRefused"
 
+	// ReasonForbidden: Kubernetes RBAC refused an action the operator tried as the RotatedSecret's ServiceAccount;
+	// the message names the verb, the resource and the ServiceAccount. Found before any target was written.
+	ReasonForbidden = "Forbidden"
+	// ReasonCrossNamespaceRef: a target or workload names another namespace and the operator runs with
+	// --no-cross-namespace-refs.
+	ReasonCrossNamespaceRef = "CrossNamespaceRef"
+	// ReasonProtectedNamespace: the RotatedSecret, or a target or workload it names, is in a namespace the operator
+	// is told to leave alone (--protected-namespaces).
+	ReasonProtectedNamespace = "ProtectedNamespace"
+	// ReasonTargetOwnedElsewhere: a target key is owned by another field manager (the message names it); the
+	// RotatedSecret takes it over only once a person sets rotation.tribi.io/adopt: "true".
+	ReasonTargetOwnedElsewhere = "TargetOwnedElsewhere"
+	// ReasonStagingTampered: a staged value no longer matches the fingerprint status recorded for it (someone
+	// edited the staging Secret); it is written nowhere.
+	ReasonStagingTampered = "StagingTampered"
+
 	// ReasonRollingOut: a rollout stage is restarting its workloads and waiting for them to be healthy.
 	ReasonRollingOut = "RollingOut"
 	// ReasonStageHealthy: every workload of a stage is healthy on the new revision.

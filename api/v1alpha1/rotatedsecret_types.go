@@ -13,6 +13,10 @@ const (
 	// Its value is "<token> <reason>": the token is the first word (at most 128 printable characters); the reason,
 	// sanitised and cut at 256 characters, is copied into the history record.
 	EmergencyAnnotation = "rotation.tribi.io/emergency"
+	// AdoptAnnotation, set to "true" by a person, lets the RotatedSecret take over target keys another field
+	// manager (Helm, Argo CD, kubectl, a controller) owns. Without it the first write of a key someone else owns
+	// stalls with TargetOwnedElsewhere. A key another RotatedSecret owns is never adopted.
+	AdoptAnnotation = "rotation.tribi.io/adopt"
 )
 
 // Labels and annotations the operator puts on the Secrets it writes.
@@ -53,6 +57,16 @@ type RotatedSecretSpec struct {
 	// an emergency cannot wait for someone to un-suspend.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// ServiceAccountName is the ServiceAccount, in the RotatedSecret's namespace, the operator acts as for this
+	// RotatedSecret: it writes the staging Secret and the targets, restarts workloads, creates validation Jobs and
+	// reads credential and staged-value Secrets impersonating it, so Kubernetes RBAC decides what the RotatedSecret
+	// may do. Empty means the operator's --default-service-account; with that flag unset too the operator uses its
+	// own identity (single-tenant mode, docs/security.md).
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
 	// Provider produces new values. Exactly one provider block must be set.
 	Provider ProviderSpec `json:"provider"`

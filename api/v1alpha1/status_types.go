@@ -187,6 +187,14 @@ type RotatedSecretStatus struct {
 	// +optional
 	Validation *ValidationStatus `json:"validation,omitempty"`
 
+	// ClaimedKeys are the target keys this RotatedSecret has written, as "<namespace>/<secret>/<key>" (previous-value
+	// keys included). Only these are taken back with force when someone else changed them (drift repair); the first
+	// write of any other key never takes it from another field manager.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	ClaimedKeys []string `json:"claimedKeys,omitempty"`
+
 	// Mirrors records the revision each external (write-only) target holds.
 	// +listType=atomic
 	// +optional

@@ -457,6 +457,11 @@ func (in *RotatedSecretStatus) DeepCopyInto(out *RotatedSecretStatus) {
 		*out = new(ValidationStatus)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.ClaimedKeys != nil {
+		in, out := &in.ClaimedKeys, &out.ClaimedKeys
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Mirrors != nil {
 		in, out := &in.Mirrors, &out.Mirrors
 		*out = make([]MirrorStatus, len(*in))

@@ -4,6 +4,7 @@ package main
 import (
 	"flag"
 	"os"
+	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -11,6 +12,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/tribi/secret-rotator/internal/app"
+	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
 // defaultNamespace is where the operator keeps its own Secrets when POD_NAMESPACE is not set.
@@ -22,6 +24,7 @@ func main() {
 		leaderElect            bool
 		qps                    float64
 		opts                   app.Options
+		protected, watch       string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
@@ -33,8 +36,14 @@ func main() {
 	flag.StringVar(&opts.GitHubBaseURL, "github-api-url", "", "Base URL of the GitHub REST API (default https://api.github.com; GitHub Enterprise: https://HOST/api/v3).")
 	flag.StringVar(&opts.Shard, "shard-selector", "", "Label selector of the RotatedSecrets this operator handles, e.g. rotation.tribi.io/shard=a (default: all). Each shard has its own leader election.")
 	zopts := zap.Options{}
+	flag.StringVar(&opts.DefaultServiceAccount, "default-service-account", "", "ServiceAccount, in each RotatedSecret's namespace, the operator impersonates for RotatedSecrets without spec.serviceAccountName. Empty (and no spec.serviceAccountName): the operator acts as itself (single-tenant mode, docs/security.md).")
+	flag.BoolVar(&opts.Rules.NoCrossNamespaceRefs, "no-cross-namespace-refs", true, "Refuse targets and workloads outside the RotatedSecret's own namespace.")
+	flag.StringVar(&protected, "protected-namespaces", strings.Join(tenancy.DefaultProtectedNamespaces, ","), "Comma-separated namespaces where RotatedSecrets are refused and no RotatedSecret may write or restart anything; the operator's own namespace is always protected.")
+	flag.StringVar(&watch, "watch-namespaces", "", "Comma-separated namespaces the operator watches and acts in (a namespace-scoped install with Roles only, config/namespaced); empty: all.")
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	opts.Rules.Protected = splitList(protected)
+	opts.WatchNamespaces = splitList(watch)
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -65,9 +74,24 @@ func main() {
 		log.Error(err, "Setting up the operator")
 		os.Exit(1)
 	}
-	log.Info("Starting manager", "namespace", opts.Namespace, "qps", opts.QPS, "burst", opts.Burst, "workers", opts.Workers, "shard", opts.Shard)
+	log.Info("Starting manager", "namespace", opts.Namespace, "qps", opts.QPS, "burst", opts.Burst, "workers", opts.Workers,
+		"shard", opts.Shard, "defaultServiceAccount", opts.DefaultServiceAccount, "watchNamespaces", opts.WatchNamespaces)
+	if opts.DefaultServiceAccount == "" {
+		log.Info("No --default-service-account: RotatedSecrets without spec.serviceAccountName act with the operator's own identity (single-tenant mode)")
+	}
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "Operator stopped")
 		os.Exit(1)
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/controllers"
@@ -25,6 +28,7 @@ import (
 	"github.com/tribi/secret-rotator/internal/provider/random"
 	"github.com/tribi/secret-rotator/internal/provider/stripe"
 	"github.com/tribi/secret-rotator/internal/sink/github"
+	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
 // Defaults of the manager's flags, also used by the benchmarks. Measured on 2 cores with `make bench`: 500
@@ -60,6 +64,15 @@ type Options struct {
 	// empty means all. Operator Deployments with disjoint shards split the RotatedSecrets between them, each with
 	// its own leader election.
 	Shard string
+	// DefaultServiceAccount is the ServiceAccount (in each RotatedSecret's namespace) the operator acts as for a
+	// RotatedSecret whose spec.serviceAccountName is empty. With both empty it acts as itself (single-tenant mode).
+	DefaultServiceAccount string
+	// Rules are the admin's guard rails; the operator's own namespace is always protected besides
+	// Rules.Protected.
+	Rules tenancy.Rules
+	// WatchNamespaces limits the operator to these namespaces (a namespace-scoped install, config/namespaced);
+	// empty means all.
+	WatchNamespaces []string
 	// Manager options (metrics, probes, leader election); Scheme and Cache are set here.
 	Manager ctrl.Options
 }
@@ -115,6 +128,12 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		return nil, fmt.Errorf("shard selector %q: %w", opts.Shard, err)
 	}
 	mopts.Cache = controllers.CacheOptions(shard)
+	if len(opts.WatchNamespaces) > 0 {
+		mopts.Cache.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range opts.WatchNamespaces {
+			mopts.Cache.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
 	mopts.LeaderElectionID = LeaderElectionID(shard)
 	mopts.LeaderElectionNamespace = opts.Namespace
 	mopts.LeaderElectionReleaseOnCancel = true
@@ -130,9 +149,17 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err != nil {
 		return nil, err
 	}
+	rules := opts.Rules
+	if !slices.Contains(rules.Protected, opts.Namespace) {
+		rules.Protected = append(slices.Clone(rules.Protected), opts.Namespace)
+	}
 	r := &controllers.RotatedSecretReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Identities: tenancy.NewIdentities(mgr.GetConfig(), client.Options{
+			Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
+		}, mgr.GetClient(), mgr.GetAPIReader(), opts.DefaultServiceAccount),
+		Rules:        rules,
 		Recorder:     mgr.GetEventRecorder("secret-rotator"),
 		Clock:        clock.RealClock{},
 		Providers:    providers,

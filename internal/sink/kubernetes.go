@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -58,17 +60,51 @@ func (w SecretWrite) Keys() []string {
 	return keys
 }
 
-// Apply writes w with server-side apply as fieldManager, creating the Secret if needed and taking back keys
-// someone else changed (force). With dryRun the API server checks the write without persisting it.
-func Apply(ctx context.Context, c client.Client, fieldManager string, w SecretWrite, dryRun bool) error {
+// Apply writes w with server-side apply as fieldManager, creating the Secret if needed. With force it takes keys
+// from whoever else owns them; without, a key another field manager owns fails the write with a conflict
+// (Conflicts names them). With dryRun the API server checks the write without persisting it.
+func Apply(ctx context.Context, c client.Client, fieldManager string, w SecretWrite, dryRun, force bool) error {
 	ac := corev1ac.Secret(w.Name, w.Namespace).
 		WithLabels(map[string]string{rotationv1alpha1.ManagedLabel: "true"}).
 		WithData(w.Data)
-	opts := []client.ApplyOption{client.FieldOwner(fieldManager), client.ForceOwnership}
+	opts := []client.ApplyOption{client.FieldOwner(fieldManager)}
+	if force {
+		opts = append(opts, client.ForceOwnership)
+	}
 	if dryRun {
 		opts = append(opts, client.DryRunAll)
 	}
 	return c.Apply(ctx, ac, opts...)
+}
+
+// Conflict is a key of a Secret that another field manager owns.
+type Conflict struct {
+	Key, Manager string
+}
+
+// Conflicts lists the keys a server-side apply without force could not take, and who owns them; nil when err is
+// not such a conflict. The label the operator sets is not a key: a conflict on it is listed with Key "".
+func Conflicts(err error) []Conflict {
+	var status apierrors.APIStatus
+	if !apierrors.IsConflict(err) || !errors.As(err, &status) || status.Status().Details == nil {
+		return nil
+	}
+	var out []Conflict
+	for _, c := range status.Status().Details.Causes {
+		if c.Type != metav1.CauseTypeFieldManagerConflict {
+			continue
+		}
+		key, _ := strings.CutPrefix(c.Field, ".data.")
+		if key == c.Field {
+			key = ""
+		}
+		manager := c.Message
+		if _, rest, ok := strings.Cut(c.Message, `"`); ok {
+			manager, _, _ = strings.Cut(rest, `"`)
+		}
+		out = append(out, Conflict{Key: key, Manager: manager})
+	}
+	return out
 }
 
 // IsNamespaceNotFound reports whether err says the Secret's namespace does not exist.
