@@ -42,7 +42,7 @@ func (c *counting) port() string { return c.srv.URL[strings.LastIndex(c.srv.URL,
 
 // withNames makes p resolve the names in zone (and nothing else), as a DNS server the test controls would.
 func withNames(p *Policy, zone map[string][]string) *Policy {
-	p.lookup = func(_ context.Context, _, host string) ([]netip.Addr, error) {
+	return p.WithLookup(func(_ context.Context, _, host string) ([]netip.Addr, error) {
 		var out []netip.Addr
 		for _, a := range zone[strings.ToLower(host)] {
 			out = append(out, netip.MustParseAddr(a))
@@ -51,8 +51,7 @@ func withNames(p *Policy, zone map[string][]string) *Policy {
 			return nil, &net.DNSError{Err: "no such host", Name: host, Server: "10.96.0.10:53", IsNotFound: true}
 		}
 		return out, nil
-	}
-	return p
+	})
 }
 
 func mustHost(raw string) string {

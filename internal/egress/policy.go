@@ -62,6 +62,18 @@ func MustParse(list string) *Policy {
 	return p
 }
 
+// WithLookup returns a copy of p that resolves host names with lookup instead of the system resolver, for tests
+// that need names they control (a name allowed through a wildcard that resolves to 127.0.0.1). The addresses it
+// returns are checked like any other.
+func (p *Policy) WithLookup(lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)) *Policy {
+	if p == nil {
+		p = &Policy{}
+	}
+	c := *p
+	c.lookup = lookup
+	return &c
+}
+
 // String returns the normalised list, comma-separated, as Parse would accept it.
 func (p *Policy) String() string {
 	if p == nil {
