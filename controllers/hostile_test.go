@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/provider/fake"
 	"github.com/tribi/secret-rotator/internal/provider/httpapi"
@@ -208,7 +209,7 @@ var _ = Describe("An http provider template with a loop", func() {
 			w.WriteHeader(http.StatusCreated)
 		}))
 		DeferCleanup(vendor.Close)
-		op := startOperator(operatorOptions{providers: provider.Registry{provider.KindHTTP: httpapi.New(httpapi.Options{})}}, ns)
+		op := startOperator(operatorOptions{providers: provider.Registry{provider.KindHTTP: httpapi.New(httpapi.Options{Egress: egress.MustParse("127.0.0.1")})}}, ns)
 		defer op.stop()
 		rs := testgen.RotatedSecret("esim", ns, testgen.WithTarget("esim-env", "TOKEN"))
 		rs.Spec.Provider = rotationv1alpha1.ProviderSpec{HTTP: &rotationv1alpha1.HTTPProvider{
@@ -241,7 +242,7 @@ var _ = Describe("Vendors that never answer", func() {
 		DeferCleanup(vendor.Close)
 		DeferCleanup(func() { close(release) })
 		// Each call may hang for a minute: only the vendor call slots keep workers free for everything else.
-		slow := provider.Bound(httpapi.New(httpapi.Options{Timeout: time.Minute}), provider.NewSlots(2), time.Minute)
+		slow := provider.Bound(httpapi.New(httpapi.Options{Egress: egress.MustParse("127.0.0.1"), Timeout: time.Minute}), provider.NewSlots(2), time.Minute)
 		op := startOperator(operatorOptions{workers: 4, providers: provider.Registry{provider.KindHTTP: slow}}, ns)
 		defer op.stop()
 		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vendor-admin"},

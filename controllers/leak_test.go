@@ -27,6 +27,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/fingerprint"
 	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/provider"
@@ -276,7 +277,7 @@ var _ = Describe("Secret values in what the operator writes (leak check)", func(
 		keys, err := stripe.NewSecretKey(stripe.Options{BaseURL: fake.URL})
 		Expect(err).NotTo(HaveOccurred())
 		op := startOperator(operatorOptions{github: github.New(github.Options{BaseURL: gh.URL}), providers: provider.Registry{
-			provider.KindHTTP: httpapi.New(httpapi.Options{}), provider.KindStripeWebhook: hooks, provider.KindStripeSecretKey: keys}}, ns)
+			provider.KindHTTP: httpapi.New(httpapi.Options{Egress: egress.MustParse("127.0.0.1")}), provider.KindStripeWebhook: hooks, provider.KindStripeSecretKey: keys}}, ns)
 		DeferCleanup(op.stop)
 
 		By("one RotatedSecret per provider")

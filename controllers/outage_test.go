@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/policy"
 	"github.com/tribi/secret-rotator/internal/provider"
@@ -42,7 +43,7 @@ var _ = Describe("A vendor outage", func() {
 		v := newVendor()
 		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "connectedyou-admin"},
 			StringData: map[string]string{"token": v.admin}})).To(Succeed())
-		op := startOperator(operatorOptions{providers: provider.Registry{provider.KindHTTP: httpapi.New(httpapi.Options{})}}, ns)
+		op := startOperator(operatorOptions{providers: provider.Registry{provider.KindHTTP: httpapi.New(httpapi.Options{Egress: egress.MustParse("127.0.0.1")})}}, ns)
 		defer op.stop()
 		rs := connectedYou(ns, v)
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/provider/httpapi"
 	"github.com/tribi/secret-rotator/internal/testgen"
@@ -125,7 +126,7 @@ var _ = Describe("A vendor HTTP API provider (ConnectedYou)", func() {
 	var v *vendor
 	var op *operator
 	start := func(hook func(string) bool) {
-		op = startOperator(operatorOptions{hook: hook, providers: provider.Registry{provider.KindHTTP: httpapi.New(httpapi.Options{})}}, ns)
+		op = startOperator(operatorOptions{hook: hook, providers: provider.Registry{provider.KindHTTP: httpapi.New(httpapi.Options{Egress: egress.MustParse("127.0.0.1")})}}, ns)
 	}
 	BeforeEach(func() {
 		ns = cluster.NewNamespace("t-")

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/provider"
 )
 
@@ -48,10 +49,14 @@ func checkURL(field, raw string) error {
 }
 
 // newRequest builds a call to the vendor; body is sent as application/json when it is not empty. It carries no
-// deadline yet: do gives each call its own.
-func newRequest(ctx context.Context, field, method, rawURL, body, header, value string) (*http.Request, error) {
+// deadline yet: do gives each call its own. A URL the egress policy refuses is a permanent error naming the field,
+// the host and the flag, and no request is built.
+func (p *Provider) newRequest(ctx context.Context, field, method, rawURL, body, header, value string) (*http.Request, error) {
 	if err := checkURL(field, rawURL); err != nil {
 		return nil, err
+	}
+	if err := p.egress.Check(rawURL); err != nil {
+		return nil, provider.Permanent(fmt.Errorf("%s: %w", field, err))
 	}
 	if body != "" && !json.Valid([]byte(body)) {
 		return nil, provider.Permanent(fmt.Errorf("the rendered body of %s is not valid JSON", field))
@@ -70,9 +75,11 @@ func newRequest(ctx context.Context, field, method, rawURL, body, header, value 
 
 // do sends r under the provider's per-call timeout and reads at most MaxResponseBytes of the answer. On a
 // transport failure (connection refused, timeout, connection lost) the response says whether the request had
-// been written in full and, when an answer arrived before the body could be read, its status. The error names the
-// method, scheme and host (not the path or query); it keeps context.DeadlineExceeded and net timeouts visible to
-// errors.Is and errors.As.
+// been written in full and, when an answer arrived before the body could be read, its status. The error text is
+// one of egress.Describe's phrases, without address, port, path or operating-system text, so a RotatedSecret's
+// status is no port scanner; it still wraps the transport's error, so context.DeadlineExceeded and net timeouts
+// stay visible to errors.Is and errors.As. A connection the egress policy refused (a host allowed through a
+// wildcard that resolves to a private address) is provider.Permanent: nothing was sent, and retrying cannot help.
 func (p *Provider) do(r *http.Request) (response, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
@@ -82,18 +89,22 @@ func (p *Provider) do(r *http.Request) (response, error) {
 	resp, err := p.client.Do(r.WithContext(httptrace.WithClientTrace(ctx, trace)))
 	out := response{sent: sent.Load()}
 	if err != nil {
-		// The path and query may carry a credential id from the vendor; scheme and host are the spec's.
+		// The path and query may carry a credential id from the vendor, should anyone print the wrapped error.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			ue.URL = (&url.URL{Scheme: r.URL.Scheme, Host: r.URL.Host, Path: "/..."}).String()
 		}
-		return out, fmt.Errorf("calling the vendor: %w", err)
+		err = fmt.Errorf("calling the vendor: %w", egress.Redact(err))
+		if errors.Is(err, egress.ErrRefused) {
+			return out, provider.Permanent(err)
+		}
+		return out, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	out.status = resp.StatusCode
 	body, err := io.ReadAll(io.LimitReader(resp.Body, p.maxBytes+1))
 	if err != nil {
-		return out, fmt.Errorf("reading the vendor's %d response: %w", resp.StatusCode, err)
+		return out, fmt.Errorf("reading the vendor's %d response: %w", resp.StatusCode, egress.Redact(err))
 	}
 	if int64(len(body)) > p.maxBytes {
 		out.tooLarge = true

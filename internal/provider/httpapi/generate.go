@@ -56,7 +56,7 @@ func (p *Provider) Generate(ctx context.Context, req provider.Request) (provider
 	if method == "" {
 		method = DefaultGenerateMethod
 	}
-	r, err := newRequest(ctx, "spec.provider.http.generate.url", method, rawURL, body, c.authHeader, value)
+	r, err := p.newRequest(ctx, "spec.provider.http.generate.url", method, rawURL, body, c.authHeader, value)
 	if err != nil {
 		return provider.Result{}, err
 	}

@@ -21,7 +21,7 @@ func TestRotationAgainstVendor(t *testing.T) {
 	ctx := context.Background()
 	v := newVendor(t)
 	spec := v.spec()
-	p := New(Options{})
+	p := New(Options{Egress: local})
 
 	old, err := p.Generate(ctx, request(spec, 1, &guard{}))
 	g.Expect(err).NotTo(HaveOccurred())
@@ -67,7 +67,7 @@ func TestGenerateBeginsTheGuardBeforeTheCall(t *testing.T) {
 	g := NewWithT(t)
 	v := newVendor(t)
 	gd := &guard{v: v}
-	_, err := New(Options{}).Generate(context.Background(), request(v.spec(), 1, gd))
+	_, err := New(Options{Egress: local}).Generate(context.Background(), request(v.spec(), 1, gd))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(gd.calls).To(Equal(1))
 	g.Expect(gd.seen).To(Equal(0), "the vendor saw a request before the guard was recorded")
@@ -79,12 +79,12 @@ func TestGenerateDoesNotCallWithoutGuard(t *testing.T) {
 	v := newVendor(t)
 	boom := errors.New("conflict writing the pending marker")
 	gd := &guard{v: v, err: boom}
-	_, err := New(Options{}).Generate(context.Background(), request(v.spec(), 1, gd))
+	_, err := New(Options{Egress: local}).Generate(context.Background(), request(v.spec(), 1, gd))
 	g.Expect(err).To(MatchError(boom))
 	g.Expect(gd.calls).To(Equal(1))
 	g.Expect(v.seen()).To(BeEmpty())
 
-	_, err = New(Options{}).Generate(context.Background(), request(v.spec(), 1, nil))
+	_, err = New(Options{Egress: local}).Generate(context.Background(), request(v.spec(), 1, nil))
 	g.Expect(kind(err)).To(Equal("permanent"))
 	g.Expect(v.seen()).To(BeEmpty())
 }
@@ -95,7 +95,7 @@ func TestGenerateWithWrongAdminToken(t *testing.T) {
 	const wrong = "admin-token-from-last-year"
 	req := request(v.spec(), 1, &guard{})
 	req.Credentials = creds{adminRef: wrong}
-	_, err := New(Options{}).Generate(context.Background(), req)
+	_, err := New(Options{Egress: local}).Generate(context.Background(), req)
 	var ce *provider.CredentialError
 	g.Expect(errors.As(err, &ce)).To(BeTrue(), "got %v", err)
 	g.Expect(ce.Ref).To(Equal(adminRef))
@@ -111,7 +111,7 @@ func TestGenerateCredentialTrimmed(t *testing.T) {
 	v := newVendor(t)
 	req := request(v.spec(), 1, &guard{})
 	req.Credentials = creds{adminRef: adminToken + "\n"} // kubectl create secret --from-file of an echo
-	_, err := New(Options{}).Generate(context.Background(), req)
+	_, err := New(Options{Egress: local}).Generate(context.Background(), req)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(v.liveIDs()).To(ConsistOf("key_1"))
 }
@@ -123,7 +123,7 @@ func TestGenerateMissingCredential(t *testing.T) {
 	gd := &guard{}
 	req.Guard = gd
 	req.Credentials = creds{}
-	_, err := New(Options{}).Generate(context.Background(), req)
+	_, err := New(Options{Egress: local}).Generate(context.Background(), req)
 	var ce *provider.CredentialError
 	g.Expect(errors.As(err, &ce)).To(BeTrue())
 	g.Expect(ce.Err).To(MatchError("not found"), "the reader's error is returned as it is")
@@ -151,7 +151,7 @@ func TestGenerateStatus(t *testing.T) {
 			g := NewWithT(t)
 			f := newFixed(t, c.status, body)
 			spec := specAt(f.srv.URL)
-			_, err := New(Options{}).Generate(context.Background(), request(spec, 1, &guard{}))
+			_, err := New(Options{Egress: local}).Generate(context.Background(), request(spec, 1, &guard{}))
 			g.Expect(kind(err)).To(Equal(c.want), "got %v", err)
 			g.Expect(err.Error()).To(ContainSubstring("answered %d", c.status))
 			g.Expect(err.Error()).To(ContainSubstring(`vendor code "quota_exceeded"`))
@@ -190,11 +190,11 @@ func TestGenerateResponseLimit(t *testing.T) {
 	f := newFixed(t, http.StatusCreated, body)
 	spec := specAt(f.srv.URL)
 
-	res, err := New(Options{MaxResponseBytes: int64(len(body))}).Generate(context.Background(), request(spec, 1, &guard{}))
+	res, err := New(Options{Egress: local, MaxResponseBytes: int64(len(body))}).Generate(context.Background(), request(spec, 1, &guard{}))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(string(res.Values["value"])).To(Equal(key))
 
-	_, err = New(Options{MaxResponseBytes: int64(len(body) - 1)}).Generate(context.Background(), request(spec, 1, &guard{}))
+	_, err = New(Options{Egress: local, MaxResponseBytes: int64(len(body) - 1)}).Generate(context.Background(), request(spec, 1, &guard{}))
 	g.Expect(kind(err)).To(Equal("incomplete"), "the vendor minted a key nobody could read")
 	g.Expect(err).To(MatchError(ContainSubstring("larger than")))
 	expectClean(g, err, key, body, adminToken)
@@ -205,7 +205,7 @@ func TestGenerateTransportFailuresAreRetryable(t *testing.T) {
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close()
 	spec := specAt(gone.URL)
-	_, err := New(Options{}).Generate(context.Background(), request(spec, 1, &guard{}))
+	_, err := New(Options{Egress: local}).Generate(context.Background(), request(spec, 1, &guard{}))
 	g.Expect(kind(err)).To(Equal("retryable"), "got %v", err)
 	g.Expect(provider.Ambiguous(err)).To(BeFalse(), "a refused connection minted nothing")
 	expectClean(g, err, adminToken)
@@ -219,7 +219,7 @@ func TestGenerateTransportFailuresAreRetryable(t *testing.T) {
 	}))
 	defer slow.Close()
 	spec = specAt(slow.URL)
-	p := New(Options{HTTPClient: &http.Client{Timeout: 100 * time.Millisecond}})
+	p := New(Options{Egress: local, Timeout: 100 * time.Millisecond})
 	_, err = p.Generate(context.Background(), request(spec, 1, &guard{}))
 	g.Expect(kind(err)).To(Equal("retryable"), "got %v", err)
 	g.Expect(provider.Ambiguous(err)).To(BeTrue(), "a timed out generate may have minted")
@@ -243,7 +243,7 @@ func TestGenerateURLRule(t *testing.T) {
 			spec := specAt("https://unused.example")
 			spec.Generate.URL = rotationv1alpha1.HTTPURL(u)
 			gd := &guard{}
-			_, err := New(Options{}).Generate(context.Background(), request(spec, 1, gd))
+			_, err := New(Options{Egress: local}).Generate(context.Background(), request(spec, 1, gd))
 			g.Expect(kind(err)).To(Equal("permanent"), "got %v", err)
 			g.Expect(gd.calls).To(BeZero())
 			expectClean(g, err, adminToken, "pass")
@@ -280,7 +280,7 @@ func TestGenerateOutputs(t *testing.T) {
 			f := newFixed(t, http.StatusOK, body)
 			spec := specAt(f.srv.URL)
 			spec.Outputs, spec.ID = c.outputs, c.id
-			res, err := New(Options{}).Generate(context.Background(), request(spec, 1, &guard{}))
+			res, err := New(Options{Egress: local}).Generate(context.Background(), request(spec, 1, &guard{}))
 			if c.missing == "" {
 				g.Expect(err).NotTo(HaveOccurred())
 				g.Expect(res.Values).To(Equal(c.want))
@@ -304,7 +304,7 @@ func TestGenerateOutputOverANull(t *testing.T) {
 		f := newFixed(t, http.StatusOK, body)
 		spec := specAt(f.srv.URL)
 		spec.Outputs, spec.ID = map[string]string{"value": expr}, ""
-		_, err := New(Options{}).Generate(context.Background(), request(spec, 1, &guard{}))
+		_, err := New(Options{Egress: local}).Generate(context.Background(), request(spec, 1, &guard{}))
 		g.Expect(kind(err)).To(Equal("incomplete"), "%s on %s: %v", expr, body, err)
 		g.Expect(err.Error()).To(ContainSubstring(`outputs["value"] (` + expr + `) is missing or empty`))
 	}
@@ -313,7 +313,7 @@ func TestGenerateOutputOverANull(t *testing.T) {
 func TestGenerateNotJSON(t *testing.T) {
 	g := NewWithT(t)
 	f := newFixed(t, http.StatusOK, `api_key=cy_live_feedface`)
-	_, err := New(Options{}).Generate(context.Background(), request(specAt(f.srv.URL), 1, &guard{}))
+	_, err := New(Options{Egress: local}).Generate(context.Background(), request(specAt(f.srv.URL), 1, &guard{}))
 	g.Expect(kind(err)).To(Equal("incomplete"))
 	expectClean(g, err, "cy_live_feedface", "api_key", "=")
 }
@@ -338,7 +338,7 @@ func TestGenerateConfigErrorsComeBeforeTheGuard(t *testing.T) {
 			spec := v.spec()
 			mutate(spec)
 			gd := &guard{}
-			_, err := New(Options{}).Generate(context.Background(), request(spec, 1, gd))
+			_, err := New(Options{Egress: local}).Generate(context.Background(), request(spec, 1, gd))
 			g.Expect(kind(err)).To(Equal("permanent"), "got %v", err)
 			g.Expect(gd.calls).To(BeZero())
 			g.Expect(v.seen()).To(BeEmpty())
@@ -354,7 +354,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	defer redirect.Close()
 	spec := specAt(redirect.URL)
 	spec.Auth.Header, spec.Auth.ValueTemplate = "X-Api-Key", "{{ .Secret }}"
-	_, err := New(Options{HTTPClient: &http.Client{}}).Generate(context.Background(), request(spec, 1, &guard{}))
+	_, err := New(Options{Egress: local}).Generate(context.Background(), request(spec, 1, &guard{}))
 	g.Expect(kind(err)).To(Equal("permanent"))
 	g.Expect(err).To(MatchError(ContainSubstring("answered 307")))
 	g.Expect(elsewhere.received()).To(BeEmpty(), "the credential followed a redirect")

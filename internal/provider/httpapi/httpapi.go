@@ -3,7 +3,14 @@
 // ConnectedYou today and any vendor with a similar key API tomorrow.
 //
 // Nothing this package returns carries a credential, a generated value or any part of a response body: errors
-// name the call, the status code and at most a vendor error code from a fixed allow-list (see vendorCodes).
+// name the call, the status code and at most a vendor error code from a fixed allow-list (see vendorCodes). A
+// transport failure is named by one of egress.Describe's phrases ("could not connect", "timed out", ...), never by
+// an address, a port or an operating-system error text.
+//
+// Every call goes only where the admin's egress policy (Options.Egress, flag --http-allowed-hosts) allows: each
+// rendered URL is checked before the request is built, and every connection again when it is made. A refusal is
+// provider.Permanent in all three calls, and nothing is sent; in Generate the URL is checked before the
+// create-pending guard.
 //
 // What a failed call returns:
 //
@@ -28,6 +35,7 @@ import (
 	"time"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/provider"
 )
 
@@ -42,12 +50,12 @@ const (
 	DefaultRevokeMethod     = http.MethodDelete
 )
 
-// Options configure a Provider. The zero value is ready for production.
+// Options configure a Provider. The zero value is ready for production, and calls nothing: see Egress.
 type Options struct {
-	// HTTPClient makes the vendor calls. Default: http.DefaultTransport, no client timeout (Timeout bounds each
-	// call). The provider uses a copy that never follows redirects, so a credential is only ever sent to the URL
-	// in the spec.
-	HTTPClient *http.Client
+	// Egress is the admin's list of hosts the provider may call (--http-allowed-hosts). Every rendered URL is
+	// checked against it before the call, a refusal is provider.Permanent and nothing is sent; the calls go
+	// through its client, which checks every connection again and never follows redirects. Nil allows nothing.
+	Egress *egress.Policy
 	// Timeout bounds each vendor call, from sending the request to reading the last byte of the answer, so a
 	// vendor that never answers releases the reconciler quickly. Default DefaultTimeout.
 	Timeout time.Duration
@@ -57,6 +65,7 @@ type Options struct {
 
 // Provider issues, verifies and revokes credentials through a vendor's HTTP API.
 type Provider struct {
+	egress   *egress.Policy
 	client   *http.Client
 	timeout  time.Duration
 	maxBytes int64
@@ -66,14 +75,10 @@ var _ provider.Provider = (*Provider)(nil)
 
 // New returns a Provider configured by opts.
 func New(opts Options) *Provider {
-	var c http.Client
-	if opts.HTTPClient != nil {
-		c = *opts.HTTPClient
-	}
-	// A redirect would send the auth header (a custom one survives cross-host redirects) somewhere the spec does
-	// not name, and a POST that becomes a GET would not mint anything: the 3xx is returned as it is instead.
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	p := &Provider{client: &c, timeout: opts.Timeout, maxBytes: opts.MaxResponseBytes}
+	// The policy's client has no timeout of its own (do gives each call its deadline) and returns a 3xx as it is:
+	// a redirect would send the auth header (a custom one survives cross-host redirects) somewhere the spec does
+	// not name, and a POST that becomes a GET would not mint anything.
+	p := &Provider{egress: opts.Egress, client: opts.Egress.Client(0), timeout: opts.Timeout, maxBytes: opts.MaxResponseBytes}
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
 	}

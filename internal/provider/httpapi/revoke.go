@@ -62,13 +62,17 @@ func (p *Provider) Revoke(ctx context.Context, req provider.Request, old provide
 	if method == "" {
 		method = DefaultRevokeMethod
 	}
-	r, err := newRequest(ctx, "spec.provider.http.revoke.url", method, rawURL, body, c.authHeader, value)
+	r, err := p.newRequest(ctx, "spec.provider.http.revoke.url", method, rawURL, body, c.authHeader, value)
 	if err != nil {
 		return err
 	}
 	call := fmt.Sprintf("revoke of revision %d", req.Revision)
 	resp, err := p.do(r)
-	if err != nil {
+	switch {
+	case provider.IsPermanent(err):
+		// The egress policy refused the connection: revoking again later cannot help.
+		return fmt.Errorf("%s: %w", call, err)
+	case err != nil:
 		return provider.Transient(fmt.Errorf("%s: %w", call, err))
 	}
 	if success(resp.status) || resp.status == http.StatusNotFound || resp.status == http.StatusGone {

@@ -14,7 +14,7 @@ import (
 func TestRevokeWithoutSpecOrIDCallsNothing(t *testing.T) {
 	g := NewWithT(t)
 	v := newVendor(t)
-	p := New(Options{})
+	p := New(Options{Egress: local})
 	spec := v.spec()
 	spec.Revoke = nil
 	g.Expect(p.Revoke(context.Background(), request(spec, 1, nil), candidate("cy_live_x"))).To(Succeed())
@@ -51,7 +51,7 @@ func TestRevokeStatus(t *testing.T) {
 			g := NewWithT(t)
 			const body = `{"code": "locked", "message": "key cy_live_abc is locked"}`
 			f := newFixed(t, c.status, body)
-			err := New(Options{}).Revoke(context.Background(), request(specAt(f.srv.URL), 3, nil), candidate("cy_live_abc"))
+			err := New(Options{Egress: local}).Revoke(context.Background(), request(specAt(f.srv.URL), 3, nil), candidate("cy_live_abc"))
 			g.Expect(kind(err)).To(Equal(c.want), "got %v", err)
 			var ce *provider.CredentialError
 			if errors.As(err, &ce) {
@@ -78,7 +78,7 @@ func TestRevokeEscapesTheID(t *testing.T) {
 	spec.Revoke.URL += "/revoke?reason=rotated&rev={{ .Revision }}"
 	spec.Revoke.Body = `{"key_id": "{{ .ID }}", "by": "{{ .Namespace }}/{{ .Name }}"}`
 	old := provider.Result{State: []byte(`{"id": "../admin?all=\"1\"&x"}`)}
-	g.Expect(New(Options{}).Revoke(context.Background(), request(spec, 4, nil), old)).To(Succeed())
+	g.Expect(New(Options{Egress: local}).Revoke(context.Background(), request(spec, 4, nil), old)).To(Succeed())
 	got := f.received()
 	g.Expect(got).To(HaveLen(1))
 	g.Expect(got[0].path).To(Equal("/v1/keys/..%2Fadmin%3Fall%3D%221%22%26x/revoke"))

@@ -94,7 +94,7 @@ func TestRenderedSizeIsCapped(t *testing.T) {
 		spec := specAt(f.srv.URL)
 		// Every byte of the id is percent-encoded to three: 1400 bytes become 4200, more than MaxURLBytes.
 		old := provider.Result{State: []byte(`{"id": "` + strings.Repeat("/", 1400) + `"}`)}
-		err := New(Options{}).Revoke(context.Background(), request(spec, 1, nil), old)
+		err := New(Options{Egress: local}).Revoke(context.Background(), request(spec, 1, nil), old)
 		g.Expect(kind(err)).To(Equal("permanent"), "got %v", err)
 		g.Expect(err).To(MatchError(ContainSubstring("spec.provider.http.revoke.url is longer than 4096 bytes")))
 		g.Expect(f.received()).To(BeEmpty())
@@ -108,7 +108,7 @@ func TestRenderedSizeIsCapped(t *testing.T) {
 		req.Namespace = strings.Repeat("n", 63)
 		gd := &guard{}
 		req.Guard = gd
-		_, err := New(Options{}).Generate(context.Background(), req)
+		_, err := New(Options{Egress: local}).Generate(context.Background(), req)
 		g.Expect(kind(err)).To(Equal("permanent"), "got %v", err)
 		g.Expect(err).To(MatchError(ContainSubstring("spec.provider.http.generate.body is longer than 8192 bytes")))
 		g.Expect(gd.calls).To(BeZero())
@@ -120,7 +120,7 @@ func TestRenderedSizeIsCapped(t *testing.T) {
 		huge := "tok_" + strings.Repeat("s", MaxHeaderValueBytes)
 		req := request(v.spec(), 1, &guard{})
 		req.Credentials = creds{adminRef: huge}
-		_, err := New(Options{}).Generate(context.Background(), req)
+		_, err := New(Options{Egress: local}).Generate(context.Background(), req)
 		g.Expect(kind(err)).To(Equal("permanent"), "got %v", err)
 		g.Expect(err).To(MatchError(ContainSubstring("spec.provider.http.auth.valueTemplate is longer than")))
 		expectClean(g, err, "tok_", "ssss")
@@ -134,7 +134,7 @@ func TestGenerateRefusesABadRevokeTemplateBeforeMinting(t *testing.T) {
 	spec := v.spec()
 	spec.Revoke.URL = rotationv1alpha1.HTTPURL(v.srv.URL + "/v1/keys/{{ index .Labels 0 }}")
 	gd := &guard{}
-	_, err := New(Options{}).Generate(context.Background(), request(spec, 1, gd))
+	_, err := New(Options{Egress: local}).Generate(context.Background(), request(spec, 1, gd))
 	g.Expect(kind(err)).To(Equal("permanent"), "got %v", err)
 	g.Expect(err.Error()).To(HavePrefix("spec.provider.http.revoke.url"))
 	g.Expect(gd.calls).To(BeZero(), "a key nobody could revoke was about to be minted")

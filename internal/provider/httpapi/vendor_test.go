@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/provider"
 )
 
@@ -24,6 +25,9 @@ import (
 const adminToken = "admin-token-7f3c9a51e2"
 
 var adminRef = rotationv1alpha1.SecretKeyRef{Name: "connectedyou-admin", Key: "token"}
+
+// local is the egress policy of the tests: every test vendor listens on 127.0.0.1.
+var local = egress.MustParse("127.0.0.1")
 
 // vendor is an in-test ConnectedYou: POST /v1/keys mints {id, api_key, partner_id} with the admin token,
 // GET /v1/inventory answers 200 for a live key, DELETE /v1/keys/{id} revokes (404 when gone or unknown).

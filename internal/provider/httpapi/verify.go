@@ -41,12 +41,16 @@ func (p *Provider) Verify(ctx context.Context, req provider.Request, candidate p
 	if method == "" {
 		method = DefaultVerifyMethod
 	}
-	r, err := newRequest(ctx, "spec.provider.http.verify.url", method, rawURL, "", c.authHeader, value)
+	r, err := p.newRequest(ctx, "spec.provider.http.verify.url", method, rawURL, "", c.authHeader, value)
 	if err != nil {
 		return err
 	}
 	resp, err := p.do(r)
-	if err != nil {
+	switch {
+	case provider.IsPermanent(err):
+		// The egress policy refused the connection: checking again later cannot help.
+		return fmt.Errorf("verify: %w", err)
+	case err != nil:
 		return provider.Transient(fmt.Errorf("verify: %w", err))
 	}
 	expect := v.ExpectStatus

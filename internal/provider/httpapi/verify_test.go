@@ -21,7 +21,7 @@ func TestVerifyWithoutSpecAcceptsAndCallsNothing(t *testing.T) {
 	v := newVendor(t)
 	spec := v.spec()
 	spec.Verify = nil
-	g.Expect(New(Options{}).Verify(context.Background(), request(spec, 1, nil), candidate("cy_live_unknown"))).To(Succeed())
+	g.Expect(New(Options{Egress: local}).Verify(context.Background(), request(spec, 1, nil), candidate("cy_live_unknown"))).To(Succeed())
 	g.Expect(v.seen()).To(BeEmpty())
 }
 
@@ -31,7 +31,7 @@ func TestVerifySendsTheCandidateInTheAuthHeader(t *testing.T) {
 	spec := specAt(f.srv.URL)
 	spec.Auth.Header, spec.Auth.ValueTemplate = "X-Api-Key", "key={{ .Secret }}"
 	spec.Verify.AuthWith, spec.Verify.Method = "partner_id", http.MethodPost
-	g.Expect(New(Options{}).Verify(context.Background(), request(spec, 1, nil), candidate("cy_live_candidate"))).To(Succeed())
+	g.Expect(New(Options{Egress: local}).Verify(context.Background(), request(spec, 1, nil), candidate("cy_live_candidate"))).To(Succeed())
 	got := f.received()
 	g.Expect(got).To(HaveLen(1))
 	g.Expect(got[0].method).To(Equal(http.MethodPost))
@@ -63,7 +63,7 @@ func TestVerifyStatus(t *testing.T) {
 			f := newFixed(t, c.status, body)
 			spec := specAt(f.srv.URL)
 			spec.Verify.ExpectStatus = c.expect
-			err := New(Options{}).Verify(context.Background(), request(spec, 1, nil), candidate("cy_live_candidate"))
+			err := New(Options{Egress: local}).Verify(context.Background(), request(spec, 1, nil), candidate("cy_live_candidate"))
 			g.Expect(kind(err)).To(Equal(c.want), "got %v", err)
 			if err != nil {
 				g.Expect(err.Error()).To(ContainSubstring("verification with the new credential returned %d", c.status))
@@ -79,12 +79,12 @@ func TestVerifyNeedsTheAuthOutput(t *testing.T) {
 	f := newFixed(t, http.StatusOK, `{}`)
 	spec := specAt(f.srv.URL)
 	spec.Verify = &rotationv1alpha1.HTTPVerify{URL: spec.Verify.URL, AuthWith: "token"}
-	err := New(Options{}).Verify(context.Background(), request(spec, 1, nil), candidate("cy_live_candidate"))
+	err := New(Options{Egress: local}).Verify(context.Background(), request(spec, 1, nil), candidate("cy_live_candidate"))
 	g.Expect(kind(err)).To(Equal("permanent"))
 	g.Expect(err).To(MatchError(ContainSubstring(`"token"`)))
 
 	spec.Verify.AuthWith = ""
-	err = New(Options{}).Verify(context.Background(), request(spec, 1, nil), provider.Result{Values: provider.Values{"value": nil}})
+	err = New(Options{Egress: local}).Verify(context.Background(), request(spec, 1, nil), provider.Result{Values: provider.Values{"value": nil}})
 	g.Expect(kind(err)).To(Equal("permanent"))
 	g.Expect(f.received()).To(BeEmpty())
 }
