@@ -197,8 +197,9 @@ section "Installing the CRD and starting the operator"
 kubectl apply --server-side -f config/crd/bases/ | indent
 kubectl wait --for condition=Established crd/rotatedsecrets.rotation.tribi.io --timeout=60s >/dev/null
 kubectl create namespace "$operator_ns" >/dev/null
+# As config/default: each RotatedSecret acts as the ServiceAccount secret-rotator of its namespace (config/tenant).
 POD_NAMESPACE="$operator_ns" bin/manager --metrics-bind-address=0 --health-probe-bind-address=0 \
-  >"$tmp/manager.log" 2>&1 &
+  --default-service-account=secret-rotator >"$tmp/manager.log" 2>&1 &
 mgr_pid=$!
 info "Operator pid $mgr_pid, log in $tmp/manager.log"
 

@@ -12,6 +12,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/tribi/secret-rotator/internal/app"
+	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
@@ -25,6 +26,7 @@ func main() {
 		qps                    float64
 		opts                   app.Options
 		protected, watch       string
+		allowedHosts           string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
@@ -40,10 +42,12 @@ func main() {
 	flag.BoolVar(&opts.Rules.NoCrossNamespaceRefs, "no-cross-namespace-refs", true, "Refuse targets and workloads outside the RotatedSecret's own namespace.")
 	flag.StringVar(&protected, "protected-namespaces", strings.Join(tenancy.DefaultProtectedNamespaces, ","), "Comma-separated namespaces where RotatedSecrets are refused and no RotatedSecret may write or restart anything; the operator's own namespace is always protected.")
 	flag.StringVar(&watch, "watch-namespaces", "", "Comma-separated namespaces the operator watches and acts in (a namespace-scoped install with Roles only, config/namespaced); empty: all.")
+	flag.StringVar(&allowedHosts, strings.TrimPrefix(egress.Flag, "--"), "", "Comma-separated hosts the http provider may call: api.vendor.com, *.vendor.com (subdomains) or an IP. Empty: no call is allowed. A host resolving to a private, loopback, link-local or metadata address is refused unless listed exactly.")
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	opts.Rules.Protected = splitList(protected)
 	opts.WatchNamespaces = splitList(watch)
+
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -56,6 +60,11 @@ func main() {
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
+	}
+	var err error
+	if opts.HTTPAllowedHosts, err = egress.Parse(allowedHosts); err != nil {
+		log.Error(err, "Invalid "+egress.Flag)
+		os.Exit(1)
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {

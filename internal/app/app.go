@@ -22,6 +22,7 @@ import (
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/controllers"
+	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/fingerprint"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/provider/httpapi"
@@ -70,6 +71,8 @@ type Options struct {
 	// Rules are the admin's guard rails; the operator's own namespace is always protected besides
 	// Rules.Protected.
 	Rules tenancy.Rules
+	// HTTPAllowedHosts is the egress policy of the http provider (--http-allowed-hosts); nil allows no call.
+	HTTPAllowedHosts *egress.Policy
 	// WatchNamespaces limits the operator to these namespaces (a namespace-scoped install, config/namespaced);
 	// empty means all.
 	WatchNamespaces []string
@@ -93,7 +96,7 @@ func Providers(opts Options) (provider.Registry, error) {
 		provider.KindRandom:          random.New(rand.Reader),
 		provider.KindStripeWebhook:   provider.Bound(webhook, slots, VendorCallTimeout),
 		provider.KindStripeSecretKey: provider.Bound(secretKey, slots, VendorCallTimeout),
-		provider.KindHTTP:            provider.Bound(httpapi.New(httpapi.Options{Timeout: VendorCallTimeout}), slots, VendorCallTimeout),
+		provider.KindHTTP:            provider.Bound(httpapi.New(httpapi.Options{Timeout: VendorCallTimeout, Egress: opts.HTTPAllowedHosts}), slots, VendorCallTimeout),
 	}, nil
 }
 
@@ -150,7 +153,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		return nil, err
 	}
 	rules := opts.Rules
-	if !slices.Contains(rules.Protected, opts.Namespace) {
+	// The operator's own namespace is protected, unless it is the namespace a namespace-scoped install watches.
+	if !slices.Contains(rules.Protected, opts.Namespace) && !slices.Contains(opts.WatchNamespaces, opts.Namespace) {
 		rules.Protected = append(slices.Clone(rules.Protected), opts.Namespace)
 	}
 	r := &controllers.RotatedSecretReconciler{
