@@ -34,8 +34,8 @@ var (
 	operators []*operator
 )
 
-// startOperator starts the operator against the local cluster and waits until its controller runs. name tells
-// its log file apart (operator-<name>.log in workDir).
+// startOperator starts the operator against the local cluster, as its own ServiceAccount (operatorKubeconfig),
+// and waits until its controller runs. name tells its log file apart (operator-<name>.log in workDir).
 func startOperator(name string) *operator {
 	GinkgoHelper()
 	logPath := filepath.Join(workDir, "operator-"+name+".log")
@@ -44,7 +44,7 @@ func startOperator(name string) *operator {
 	defer f.Close() // the child has its own descriptor once started
 	cmd := exec.Command(managerBin, "--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--zap-encoder=console", "--zap-time-encoding=rfc3339nano")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "POD_NAMESPACE="+fixture.OperatorNamespace)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+operatorKubeconfig, "POD_NAMESPACE="+fixture.OperatorNamespace)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Should this test binary die without cleaning up (a panic, go test's own timeout), the operator dies with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -18,8 +18,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -35,8 +33,11 @@ var (
 	workDir string
 	// managerBin is the operator binary built once for the suite.
 	managerBin string
-	// kubeconfig is the admin kubeconfig `hack/local-cluster.sh up` printed.
+	// kubeconfig is the admin kubeconfig `hack/local-cluster.sh up` printed; the specs and kubectl use it.
 	kubeconfig string
+	// operatorKubeconfig authenticates as the operator's own ServiceAccount, bound to config/rbac and nothing
+	// else (installOperatorIdentity): every operator process runs with it.
+	operatorKubeconfig string
 	// cl talks to the local cluster directly (no cache), and can watch.
 	cl client.WithWatch
 	// cluster reads and changes objects through cl, waiting up to wait.
@@ -116,7 +117,8 @@ var _ = BeforeSuite(func() {
 	By("installing the CRD")
 	kubectl("apply", "--server-side", "-f", filepath.Join(repoRoot, "config", "crd", "bases"))
 	kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rotatedsecrets.rotation.tribi.io")
-	Expect(cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fixture.OperatorNamespace}})).To(Succeed())
+	By("giving the operator its own ServiceAccount and the RBAC of config/rbac")
+	operatorKubeconfig = installOperatorIdentity(cfg)
 	keepWorkDir = false
 })
 
@@ -128,12 +130,16 @@ func kubectl(args ...string) string {
 	return out
 }
 
-// tryKubectl runs kubectl and returns its combined output and error.
+// tryKubectl runs kubectl as admin and returns its combined output and error.
 func tryKubectl(args ...string) (string, error) {
-	bin := os.Getenv("KUBECTL")
-	if bin == "" {
-		bin = "kubectl"
-	}
-	out, err := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
+	out, err := exec.Command(kubectlBin(), append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
 	return string(out), err
+}
+
+// kubectlBin is $KUBECTL, or kubectl on PATH.
+func kubectlBin() string {
+	if bin := os.Getenv("KUBECTL"); bin != "" {
+		return bin
+	}
+	return "kubectl"
 }
