@@ -69,6 +69,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (10s): durations, annotations, http t
 	go test ./internal/provider/httpapi -run '^$$' -fuzz '^FuzzResponse$$' -fuzztime $(FUZZTIME)
 	go test ./internal/provider/httpapi -run '^$$' -fuzz '^FuzzVendorCode$$' -fuzztime $(FUZZTIME)
 	go test ./internal/staging -run '^$$' -fuzz '^FuzzStagingKeys$$' -fuzztime $(FUZZTIME)
+	go test ./internal/egress -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	go test ./hack/fingerprint -run '^$$' -fuzz '^FuzzRunStdin$$' -fuzztime $(FUZZTIME)
 	go test ./hack/fingerprint -run '^$$' -fuzz '^FuzzRunEchoesNothing$$' -fuzztime $(FUZZTIME)
 

@@ -61,8 +61,8 @@ var _ = AfterEach(func() {
 	}
 })
 
-// newNamespace creates a namespace for one spec (deleted after it) and waits for its default ServiceAccount,
-// without which no pod can be created.
+// newNamespace creates a namespace for one spec (deleted after it), waits for its default ServiceAccount, without
+// which no pod can be created, and applies config/tenant in it.
 func newNamespace() string {
 	GinkgoHelper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cluster.NewNamespace("e2e-")}}
@@ -73,6 +73,7 @@ func newNamespace() string {
 	Eventually(func() error {
 		return cl.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "default"}, &corev1.ServiceAccount{})
 	}).WithTimeout(wait).WithPolling(poll).Should(Succeed())
+	installTenant(ns.Name)
 	return ns.Name
 }
 

@@ -70,3 +70,17 @@ func installOperatorIdentity(admin *rest.Config) string {
 	GinkgoWriter.Printf("The operator runs as %s (kubeconfig %s)\n", fixture.ServiceAccountUsername(sa), path)
 	return path
 }
+
+// tenantServiceAccount is the ServiceAccount config/tenant creates, which the operator (started with
+// --default-service-account, as config/default starts it) acts as for the RotatedSecrets of a namespace.
+const tenantServiceAccount = "secret-rotator"
+
+// installTenant applies config/tenant in namespace, as a team does: without it the operator may do nothing there.
+func installTenant(namespace string) {
+	GinkgoHelper()
+	objs, err := fixture.RenderTenant(ctx, kubectlBin(), repoRoot, namespace)
+	Expect(err).NotTo(HaveOccurred())
+	sa, err := fixture.InstallRBAC(ctx, cl, objs)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(sa.Name).To(Equal(tenantServiceAccount))
+}

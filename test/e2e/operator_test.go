@@ -43,7 +43,7 @@ func startOperator(name string) *operator {
 	Expect(err).NotTo(HaveOccurred())
 	defer f.Close() // the child has its own descriptor once started
 	cmd := exec.Command(managerBin, "--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--zap-encoder=console", "--zap-time-encoding=rfc3339nano")
+		"--default-service-account="+tenantServiceAccount, "--zap-encoder=console", "--zap-time-encoding=rfc3339nano")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+operatorKubeconfig, "POD_NAMESPACE="+fixture.OperatorNamespace)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Should this test binary die without cleaning up (a panic, go test's own timeout), the operator dies with it.
