@@ -3,6 +3,9 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -14,9 +17,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/provider/fake"
+	"github.com/tribi/secret-rotator/internal/provider/httpapi"
 	"github.com/tribi/secret-rotator/internal/tenancy"
 	"github.com/tribi/secret-rotator/internal/testgen"
 )
@@ -148,6 +153,23 @@ var _ = Describe("Tenancy: a RotatedSecret acts as its ServiceAccount, so RBAC d
 		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "granted")
 		cluster.WaitForRevision(rs, 1)
 		Expect(secretValue(teamA, "env", "KEY")).To(Equal("vendor-r1"))
+	})
+
+	It("cannot have the http provider call a host the admin has not allowed: the stand-in for an attacker's server sees nothing", func() {
+		var hits atomic.Int32
+		attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1) }))
+		DeferCleanup(attacker.Close)
+		op.stop()
+		op = startOperator(operatorOptions{impersonate: true, providers: provider.Registry{
+			provider.KindHTTP: httpapi.New(httpapi.Options{Egress: egress.MustParse("api.connectedyou.example")})}}, teamA, teamB)
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: teamA, Name: "connectedyou-admin"},
+			StringData: map[string]string{"token": "admin-token"}})).To(Succeed())
+		rs := connectedYou(teamA, &vendor{Server: attacker})
+		rs.Spec.ServiceAccountName, rs.Spec.Validation = tenant, nil
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		expectStalled(rs, rotationv1alpha1.ReasonInvalidSpec, "--http-allowed-hosts")
+		Consistently(hits.Load, "1s").Should(BeZero())
+		Expect(secretExists(teamA, "backend-env")).To(BeFalse())
 	})
 
 	It("cannot take over a key another field manager owns until a person says adopt, and never another RotatedSecret's", func() {

@@ -85,18 +85,32 @@ func warmUp() error {
 	return cl.DeleteAllOf(ctx, &rotationv1alpha1.RotatedSecret{}, client.InNamespace(ns))
 }
 
-// namespace creates a namespace for one benchmark run.
+// namespace creates a namespace for one benchmark run, with config/tenant applied in it.
 func namespace(b *testing.B) string {
 	b.Helper()
-	return fixture.Cluster{Client: cl, Context: context.Background(), Gomega: gomega.NewWithT(b)}.NewNamespace("bench-")
+	ns := fixture.Cluster{Client: cl, Context: context.Background(), Gomega: gomega.NewWithT(b)}.NewNamespace("bench-")
+	objs, err := fixture.RenderTenant(context.Background(), "kubectl", filepath.Join("..", ".."), ns)
+	if err == nil {
+		_, err = fixture.InstallRBAC(context.Background(), cl, objs)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ns
 }
 
-// startOperator runs the operator with the same wiring and defaults as cmd/manager; the returned function stops it.
-func startOperator(b *testing.B) func() {
+// identities are the two ways the operator acts: as itself (single-tenant mode), or impersonating each namespace's
+// ServiceAccount secret-rotator (config/default's --default-service-account, with config/tenant applied).
+var identities = map[string]string{"own-identity": "", "impersonated": "secret-rotator"}
+
+// startOperator runs the operator with the same wiring and defaults as cmd/manager, acting for RotatedSecrets as
+// defaultServiceAccount ("" = itself); the returned function stops it.
+func startOperator(b *testing.B, defaultServiceAccount string) func() {
 	b.Helper()
 	op, err := fixture.StartOperator(func(ctx context.Context) (ctrl.Manager, error) {
 		return app.New(ctx, cfg, app.Options{Namespace: fixture.OperatorNamespace, QPS: app.DefaultQPS,
-			Burst: app.DefaultBurst, Workers: app.DefaultWorkers, Manager: fixture.ManagerOptions()})
+			Burst: app.DefaultBurst, Workers: app.DefaultWorkers, Manager: fixture.ManagerOptions(),
+			DefaultServiceAccount: defaultServiceAccount})
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -138,20 +152,30 @@ func BenchmarkApplyOnly500RotatedSecrets(b *testing.B) {
 }
 
 func BenchmarkOperator500RotatedSecrets(b *testing.B) {
-	stop := startOperator(b)
-	defer stop()
-	for b.Loop() {
-		ns := namespace(b)
-		start := time.Now()
-		apply(b, ns)
-		b.ReportMetric(time.Since(start).Seconds(), "s/500-applied")
-		waitForTargets(b, ns, n, func(s *corev1.Secret) bool { return len(s.Data["JWT_SECRET"]) == 64 })
-		b.ReportMetric(time.Since(start).Seconds(), "s/500-targets")
+	for _, name := range []string{"own-identity", "impersonated"} {
+		b.Run(name, func(b *testing.B) {
+			stop := startOperator(b, identities[name])
+			defer stop()
+			for b.Loop() {
+				ns := namespace(b)
+				start := time.Now()
+				apply(b, ns)
+				b.ReportMetric(time.Since(start).Seconds(), "s/500-applied")
+				waitForTargets(b, ns, n, func(s *corev1.Secret) bool { return len(s.Data["JWT_SECRET"]) == 64 })
+				b.ReportMetric(time.Since(start).Seconds(), "s/500-targets")
+			}
+		})
 	}
 }
 
 func BenchmarkForcedRotation(b *testing.B) {
-	stop := startOperator(b)
+	for _, name := range []string{"own-identity", "impersonated"} {
+		b.Run(name, func(b *testing.B) { forcedRotation(b, identities[name]) })
+	}
+}
+
+func forcedRotation(b *testing.B, defaultServiceAccount string) {
+	stop := startOperator(b, defaultServiceAccount)
 	defer stop()
 	ns := namespace(b)
 	rs := testgen.RotatedSecret("jwt", ns, testgen.WithTarget("backend-env", "JWT_SECRET"))
@@ -240,7 +264,7 @@ func logOutput() io.Writer {
 // the RotatedSecret's creation until every pod template carries the new revision (Reloader needs 8 s, throttled
 // by client-go's default 5 QPS). envtest runs no Deployment controller, so the rollout itself is not timed.
 func BenchmarkStageRestart50Deployments(b *testing.B) {
-	stop := startOperator(b)
+	stop := startOperator(b, "")
 	defer stop()
 	i := 0
 	for b.Loop() {
