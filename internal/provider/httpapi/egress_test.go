@@ -13,6 +13,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/provider"
 )
@@ -135,4 +136,26 @@ func TestConnectionRefusedNamesNoAddress(t *testing.T) {
 	g.Expect(err).To(MatchError("revoke of revision 1: calling the vendor: could not connect"))
 	g.Expect(kind(err)).To(Equal("transient"))
 	expectClean(g, err, port, "127.0.0.1", "dial", "connect:", "connection refused")
+}
+
+// A verify or revoke host the admin has not listed is found by Check, before any credential is minted; a host
+// written with a placeholder can only be checked at the call.
+func TestCheckRefusesUnlistedLiteralHostsOfEveryCall(t *testing.T) {
+	p := New(Options{Egress: egress.MustParse("api.vendor.example")})
+	spec := specAt("https://api.vendor.example")
+	g := NewWithT(t)
+	g.Expect(p.Check(rotationv1alpha1.ProviderSpec{HTTP: spec})).To(Succeed())
+
+	spec.Verify.URL = "https://collector.attacker.example/verify"
+	err := p.Check(rotationv1alpha1.ProviderSpec{HTTP: spec})
+	g.Expect(kind(err)).To(Equal("permanent"))
+	g.Expect(err).To(MatchError(ContainSubstring(`spec.provider.http.verify.url: refused by the egress policy: host "collector.attacker.example"`)))
+
+	spec = specAt("https://api.vendor.example")
+	spec.Revoke.URL = "http://127.0.0.1:9/{{ .ID }}"
+	g.Expect(p.Check(rotationv1alpha1.ProviderSpec{HTTP: spec})).To(MatchError(ContainSubstring("spec.provider.http.revoke.url")))
+
+	spec = specAt("https://api.vendor.example")
+	spec.Revoke.URL = "https://{{ .ID }}.attacker.example/"
+	g.Expect(p.Check(rotationv1alpha1.ProviderSpec{HTTP: spec})).To(Succeed(), "a placeholder host is checked at the call")
 }

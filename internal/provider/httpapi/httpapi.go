@@ -146,7 +146,47 @@ func (p *Provider) Outputs(spec rotationv1alpha1.ProviderSpec) []string {
 }
 
 // Check implements provider.Provider with CheckSpec.
-func (p *Provider) Check(spec rotationv1alpha1.ProviderSpec) error { return CheckSpec(spec.HTTP) }
+// Every call whose host is written out (no placeholder in it) is checked against the egress policy here, before
+// anything is minted: a verify or revoke host the admin has not allowed would otherwise be found only after the
+// generate call.
+func (p *Provider) Check(spec rotationv1alpha1.ProviderSpec) error {
+	if err := CheckSpec(spec.HTTP); err != nil {
+		return err
+	}
+	calls := map[string]rotationv1alpha1.HTTPURL{"generate": spec.HTTP.Generate.URL}
+	if spec.HTTP.Verify != nil {
+		calls["verify"] = spec.HTTP.Verify.URL
+	}
+	if spec.HTTP.Revoke != nil {
+		calls["revoke"] = spec.HTTP.Revoke.URL
+	}
+	for _, call := range []string{"generate", "verify", "revoke"} {
+		origin, ok := literalOrigin(string(calls[call]))
+		if !ok {
+			continue
+		}
+		if err := p.egress.Check(origin); err != nil {
+			return provider.Permanent(fmt.Errorf("spec.provider.http.%s.url: %w", call, err))
+		}
+	}
+	return nil
+}
+
+// literalOrigin returns "scheme://host[:port]/" of a URL template whose scheme and host hold no placeholder.
+func literalOrigin(raw string) (string, bool) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok || raw == "" {
+		return "", false
+	}
+	host := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		host = rest[:i]
+	}
+	if host == "" || strings.Contains(scheme+host, "{{") {
+		return "", false
+	}
+	return scheme + "://" + host + "/", true
+}
 
 // Inputs implements provider.Provider: nothing is staged by a person.
 func (p *Provider) Inputs(rotationv1alpha1.ProviderSpec) []string { return nil }
