@@ -86,9 +86,10 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) ou
 }
 
 // preflight checks every write before the first one: no target Secret may be one the operator must never write
-// (immutable, of a type Kubernetes owns, or its own), and with several Secrets, mirrors or an impersonated
-// ServiceAccount each write is dry-run as that actor, so a missing namespace, a key owned elsewhere or a write RBAC
-// refuses is found while nothing holds the new value. Mirrors need their token.
+// (immutable, of a type Kubernetes owns, or its own), and with several Secrets or a mirror each write is dry-run as
+// the RotatedSecret's actor, so a missing namespace, a key owned elsewhere or a write RBAC refuses is found while
+// nothing holds the new value (one Secret and no mirror: its write is the first, and fails the same way). Mirrors
+// need their token.
 func (r *RotatedSecretReconciler) preflight(ctx context.Context, s *scope, writes []sink.SecretWrite) outcome {
 	for _, w := range writes {
 		var sec corev1.Secret
@@ -96,7 +97,7 @@ func (r *RotatedSecretReconciler) preflight(ctx context.Context, s *scope, write
 			return o
 		}
 	}
-	if len(writes) > 1 || hasMirror(s.rs) || s.actor.Impersonated() {
+	if len(writes) > 1 || hasMirror(s.rs) {
 		for _, w := range writes {
 			if o := r.applyTarget(ctx, s, w, true); o.done() {
 				return o

@@ -26,6 +26,9 @@ type Actor struct {
 	Reader client.Reader
 	// Namespace and ServiceAccount name the impersonated ServiceAccount; both empty for the operator's own identity.
 	Namespace, ServiceAccount string
+
+	// allowed remembers, for a short while, what the API server allowed this ServiceAccount (shared by its actors).
+	allowed *decisions
 }
 
 // Impersonated reports whether the actor is a ServiceAccount rather than the operator itself.
@@ -93,9 +96,33 @@ func (a Actor) Refused(action Action, err error) error {
 // Check asks the API server whether the actor may do action (a SelfSubjectAccessReview made as the actor, which
 // every authenticated identity may create). The operator's own identity is not checked: in single-tenant mode its
 // RBAC is the admin's choice. nil means allowed; a ForbiddenError means refused.
+//
+// A named action is first asked for every name of the namespace: a Role without resourceNames answers for all
+// of them at once. What was allowed is remembered for allowedFor, so 500 RotatedSecrets of one namespace cost a
+// handful of reviews; a refusal is never remembered (an admin may grant it the next moment). A pre-flight only:
+// the API server still authorizes the action itself.
 func (a Actor) Check(ctx context.Context, action Action) error {
 	if !a.Impersonated() {
 		return nil
+	}
+	if action.Name != "" {
+		wide := action
+		wide.Name = ""
+		if ok, err := a.review(ctx, wide); err != nil || ok {
+			return err
+		}
+	}
+	ok, err := a.review(ctx, action)
+	if err == nil && !ok {
+		err = &ForbiddenError{Actor: a.String(), Action: action}
+	}
+	return err
+}
+
+// review asks the API server (or the recent answers) whether the actor may do action.
+func (a Actor) review(ctx context.Context, action Action) (bool, error) {
+	if a.allowed.has(action) {
+		return true, nil
 	}
 	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
@@ -104,12 +131,13 @@ func (a Actor) Check(ctx context.Context, action Action) error {
 		},
 	}}
 	if err := a.Writer.Create(ctx, review); err != nil {
-		return a.Refused(action, fmt.Errorf("checking whether %s may %s: %w", a, action, err))
+		return false, a.Refused(action, fmt.Errorf("checking whether %s may %s: %w", a, action, err))
 	}
 	if !review.Status.Allowed || review.Status.Denied {
-		return &ForbiddenError{Actor: a.String(), Action: action}
+		return false, nil
 	}
-	return nil
+	a.allowed.add(action)
+	return true, nil
 }
 
 // Identities hands out Actors. Impersonating clients are built once per ServiceAccount and kept: they share the
@@ -121,7 +149,13 @@ type Identities struct {
 	fallback string
 
 	mu      sync.Mutex
-	clients map[string]client.Client
+	clients map[string]identity
+}
+
+// identity is what is kept per ServiceAccount.
+type identity struct {
+	client  client.Client
+	allowed *decisions
 }
 
 // maxClients bounds the kept clients; past it they are dropped and built again on demand.
@@ -133,7 +167,7 @@ const maxClients = 4096
 func NewIdentities(cfg *rest.Config, opts client.Options, own client.Client, ownReader client.Reader, defaultServiceAccount string) *Identities {
 	return &Identities{
 		base: rest.CopyConfig(cfg), opts: opts, own: Actor{Writer: own, Reader: ownReader},
-		fallback: defaultServiceAccount, clients: map[string]client.Client{},
+		fallback: defaultServiceAccount, clients: map[string]identity{},
 	}
 }
 
@@ -148,7 +182,7 @@ func (i *Identities) For(namespace, serviceAccount string) (Actor, error) {
 	user := "system:serviceaccount:" + namespace + ":" + serviceAccount
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	c, ok := i.clients[user]
+	id, ok := i.clients[user]
 	if !ok {
 		cfg := rest.CopyConfig(i.base)
 		// Only the user: the API server adds the ServiceAccount's groups itself, as for its own tokens.
@@ -160,14 +194,15 @@ func (i *Identities) For(namespace, serviceAccount string) (Actor, error) {
 			hc.Transport = transport.NewImpersonatingRoundTripper(transport.ImpersonationConfig{UserName: user}, hc.Transport)
 			opts.HTTPClient = &hc
 		}
-		var err error
-		if c, err = client.New(cfg, opts); err != nil {
+		c, err := client.New(cfg, opts)
+		if err != nil {
 			return Actor{}, fmt.Errorf("client for %s: %w", user, err)
 		}
 		if len(i.clients) >= maxClients {
 			clear(i.clients)
 		}
-		i.clients[user] = c
+		id = identity{client: c, allowed: &decisions{}}
+		i.clients[user] = id
 	}
-	return Actor{Writer: c, Reader: c, Namespace: namespace, ServiceAccount: serviceAccount}, nil
+	return Actor{Writer: id.client, Reader: id.client, Namespace: namespace, ServiceAccount: serviceAccount, allowed: id.allowed}, nil
 }
