@@ -13,6 +13,11 @@ const (
 	// reports the rotation to people: the lock is status.pending, which only a commit, a rollback or a discard
 	// clears.
 	ConditionRotating = "Rotating"
+	// ConditionRotationScheduled is True while a due rotation waits for its start time (notice, window,
+	// dependencies); the message says when it starts and why it waits.
+	ConditionRotationScheduled = "RotationScheduled"
+	// ConditionNotificationFailing is True while a notification could not be delivered; rotations go on.
+	ConditionNotificationFailing = "NotificationFailing"
 )
 
 // Condition reasons. Event reasons are the same strings, so `kubectl describe` tells one story.
@@ -71,6 +76,22 @@ const (
 	// ReasonStagingTampered: a staged value no longer matches the fingerprint status recorded for it (someone
 	// edited the staging Secret); it is written nowhere.
 	ReasonStagingTampered = "StagingTampered"
+
+	// ReasonRotationNotice: notice was given of a rotation (Event; RotationScheduled's reason while the notice runs).
+	ReasonRotationNotice = "RotationNotice"
+	// ReasonWaitingForWindow: a due rotation waits for the next maintenance window.
+	ReasonWaitingForWindow = "WaitingForWindow"
+	// ReasonWindowMissed: no window opened within spec.schedule.maxDelay; the rotation starts anyway.
+	ReasonWindowMissed = "WindowMissed"
+	// ReasonWaitingForDependency: a due rotation waits for a RotatedSecret it depends on (named in the message).
+	ReasonWaitingForDependency = "WaitingForDependency"
+	// ReasonValueReused: a new value equals the current, previous or a past value of a RotatedSecret (named in the
+	// message); it is written nowhere.
+	ReasonValueReused = "ValueReused"
+	// ReasonNotificationFailing: a webhook did not accept a notification; it is retried with backoff.
+	ReasonNotificationFailing = "NotificationFailing"
+	// ReasonNotificationsDelivered: every notification was delivered.
+	ReasonNotificationsDelivered = "NotificationsDelivered"
 
 	// ReasonRollingOut: a rollout stage is restarting its workloads and waiting for them to be healthy.
 	ReasonRollingOut = "RollingOut"

@@ -92,6 +92,36 @@ type RotatedSecretSpec struct {
 	// +optional
 	Previous *PreviousSpec `json:"previous,omitempty"`
 
+	// Schedule limits TTL rotations to maintenance windows (and manual ones with rotation.tribi.io/respect-window).
+	// An emergency never waits.
+	// +optional
+	Schedule *ScheduleSpec `json:"schedule,omitempty"`
+
+	// Notice is how long before a TTL or manual rotation starts people are told: condition RotationScheduled, Event
+	// RotationNotice and a Scheduled notification; the rotation starts once it has elapsed ("10m", "1h"). An
+	// emergency does not wait, but is notified at once.
+	// +optional
+	Notice Duration `json:"notice,omitempty"`
+
+	// Notify sends rotation events to webhooks (Slack or JSON), at least once each, never a value. A failing
+	// notification never holds or fails a rotation: it raises NotificationFailing.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	Notify []NotifySpec `json:"notify,omitempty"`
+
+	// DependsOn names RotatedSecrets that must rotate first (staging before production): a TTL or manual rotation
+	// waits until each has completed a successful rotation that started after this one became due, and has stayed
+	// Ready for dependsOnSoak. An emergency does not wait. Cycles are refused.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	DependsOn []DependencyRef `json:"dependsOn,omitempty"`
+
+	// DependsOnSoak is how long each dependency must have stayed Ready after its rotation. Default 1h.
+	// +optional
+	DependsOnSoak Duration `json:"dependsOnSoak,omitempty"`
+
 	// RevisionHistoryLimit is how many rotations status.history keeps. Default 10.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100

@@ -175,6 +175,15 @@ type RotatedSecretStatus struct {
 	// +optional
 	LastFailureTime *metav1.Time `json:"lastFailureTime,omitempty"`
 
+	// Scheduled is the rotation that is due and waits for its start time (a maintenance window, the notice, its
+	// dependencies); nil when none is.
+	// +optional
+	Scheduled *ScheduledRotation `json:"scheduled,omitempty"`
+
+	// Notifications records what was notified and what is still to be delivered.
+	// +optional
+	Notifications *NotificationStatus `json:"notifications,omitempty"`
+
 	// Pending is the rotation in progress, if any.
 	// +optional
 	Pending *PendingRotation `json:"pending,omitempty"`
