@@ -36,6 +36,11 @@ func (r *RotatedSecretReconciler) checkRules(rs *rotationv1alpha1.RotatedSecret)
 			err = r.Rules.CheckRef(rs.Namespace, fmt.Sprintf("spec.targets[%d]", i), t.Namespace)
 		}
 	}
+	for i, d := range rs.Spec.DependsOn {
+		if err == nil {
+			err = r.Rules.CheckRef(rs.Namespace, fmt.Sprintf("spec.dependsOn[%d]", i), d.Namespace)
+		}
+	}
 	if ro := rs.Spec.Rollout; ro != nil {
 		for i, st := range ro.Stages {
 			for j, w := range st.Workloads {

@@ -64,6 +64,9 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) outcome 
 	}
 	in := policy.Input{Now: s.now, Object: s.rs, TTL: s.ttl}
 	d := r.Policy.Decide(in)
+	if s.holding && !d.Emergency {
+		return goOnOutcome() // when holds it: a window, the notice or a dependency
+	}
 	if !d.Rotate {
 		if due, ok := policy.Due(in); ok && !s.rs.Spec.Suspend {
 			s.wakeAt(due, policy.Jitter(string(s.rs.UID), s.ttl))

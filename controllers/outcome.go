@@ -129,6 +129,13 @@ func (r *RotatedSecretReconciler) conclude(ctx context.Context, s *scope, o outc
 		st := &s.rs.Status
 		st.FailedAttempts++
 		st.LastFailureTime = &metav1.Time{Time: s.now}
+		if o.reason != rotationv1alpha1.ReasonRolledBack {
+			rev := nextRevision(*st) - 1
+			if st.Pending != nil {
+				rev = st.Pending.Revision
+			}
+			s.notify(rotationv1alpha1.NotifyFailed, rev, fmt.Sprintf("%s: %v", o.reason, o.err), nil)
+		}
 		wait := policy.Backoff(st.FailedAttempts)
 		s.wakeAt(s.now.Add(wait), 0)
 		r.stallOn(s, o.reason, fmt.Sprintf("%v (attempt %d; next attempt in %s, at %s, or at once for a new %s "+

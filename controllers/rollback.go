@@ -42,8 +42,10 @@ func (r *RotatedSecretReconciler) rotationFailed(ctx context.Context, s *scope, 
 		}
 		p.Step = rotationv1alpha1.StepHalted
 		s.completeHistory(p.Revision, rotationv1alpha1.OutcomeHalted, p.Fingerprint)
-		return stall(rotationv1alpha1.ReasonHalted, fmt.Sprintf("Revision %d halted (%s): %s; targets and "+
-			"workloads are left as they are; %s", p.Revision, why, msg, wayOut))
+		halted := fmt.Sprintf("Revision %d halted (%s): %s; targets and workloads are left as they are; %s",
+			p.Revision, why, msg, wayOut)
+		s.notify(rotationv1alpha1.NotifyHalted, p.Revision, halted, nil)
+		return stall(rotationv1alpha1.ReasonHalted, halted)
 	}
 	s.event(corev1.EventTypeWarning, reason, "Rollback", "Revision %d: %s", p.Revision, msg)
 	ctrl.LoggerFrom(ctx).Info("Rolling back", "revision", p.Revision, "reason", reason)
@@ -124,6 +126,7 @@ func (r *RotatedSecretReconciler) rollbackPhase(ctx context.Context, s *scope) o
 		msg += " and every stage is healthy on it"
 	}
 	s.completeHistory(p.Revision, rotationv1alpha1.OutcomeRolledBack, p.Fingerprint)
+	s.notify(rotationv1alpha1.NotifyRolledBack, p.Revision, msg, nil)
 	// Nothing uses the new credential any more: revoke it (revokePhase, in the next pass, a second from now).
 	s.queueRevocation(p.Revision)
 	s.wakeAt(s.now, 0)

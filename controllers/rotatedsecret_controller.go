@@ -25,6 +25,7 @@ import (
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/fingerprint"
 	"github.com/tribi/secret-rotator/internal/metrics"
+	"github.com/tribi/secret-rotator/internal/notify"
 	"github.com/tribi/secret-rotator/internal/policy"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/tenancy"
@@ -55,6 +56,8 @@ type RotatedSecretReconciler struct {
 	Rules tenancy.Rules
 	// GitHub writes GitHub Actions targets; nil disables them (a target naming one fails with a clear message).
 	GitHub MirrorWriter
+	// Notifier delivers spec.notify webhooks; nil disables them (a notification fails with a clear message).
+	Notifier *notify.Sender
 	// Policy decides whether to rotate; policy.DefaultChain() when nil.
 	Policy policy.Chain
 	// StepHook, when set, is called after every write of a rotation (see the StepHook constants). Returning true
@@ -119,9 +122,11 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 
 	phases := []phase{
 		r.checkSpec,      // parse the spec; refuse what cannot work (InvalidSpec)
+		r.deliver,        // send the notifications in the outbox (never holds a rotation)
 		r.loadStaging,    // read the staging Secret
 		r.resumeHalted,   // a halted rotation waits for a person (onFailure: Rollback rolls it back)
 		r.backoff,        // after a failed attempt, hold the next one until status says it may run
+		r.when,           // hold a due rotation for its window, its notice and its dependencies
 		r.decide,         // start a rotation, or carry on with the pending one
 		r.generate,       // produce, verify and stage the new value (staging Secret), then record it (status)
 		r.writeTargets,   // pre-flight every target and mirror, then write the staged value to all of them
@@ -153,13 +158,18 @@ func (r *RotatedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	if r.Policy == nil {
 		r.Policy = policy.DefaultChain()
 	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &rotationv1alpha1.RotatedSecret{}, targetIndex, r.indexTargets); err != nil {
-		return err
+	indexes := map[string]client.IndexerFunc{targetIndex: r.indexTargets, dependsOnIndex: indexDependsOn, fingerprintIndex: indexFingerprints}
+	for name, f := range indexes {
+		if err := mgr.GetFieldIndexer().IndexField(ctx, &rotationv1alpha1.RotatedSecret{}, name, f); err != nil {
+			return err
+		}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rotationv1alpha1.RotatedSecret{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&corev1.Secret{}, r.secretHandler(), builder.WithPredicates(notWrittenByOperator())).
+		// A dependency's rotation (its status) wakes the RotatedSecrets that wait for it.
+		Watches(&rotationv1alpha1.RotatedSecret{}, handler.EnqueueRequestsFromMapFunc(r.dependents)).
 		Owns(&batchv1.Job{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(workloadToRotatedSecrets)).
 		Watches(&appsv1.StatefulSet{}, handler.EnqueueRequestsFromMapFunc(workloadToRotatedSecrets)).

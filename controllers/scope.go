@@ -15,6 +15,7 @@ import (
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/conditions"
 	"github.com/tribi/secret-rotator/internal/provider"
+	"github.com/tribi/secret-rotator/internal/schedule"
 	"github.com/tribi/secret-rotator/internal/sink"
 	"github.com/tribi/secret-rotator/internal/staging"
 	"github.com/tribi/secret-rotator/internal/tenancy"
@@ -30,11 +31,15 @@ type scope struct {
 	grace    time.Duration     // checkSpec: spec.previous.gracePeriod (0 when previous values are not kept)
 	provider provider.Provider // checkSpec: the provider of spec.provider
 	actor    tenancy.Actor     // checkSpec: who the operator acts as for this RotatedSecret (its ServiceAccount)
+	schedule schedule.Schedule // checkSpec: spec.schedule (no windows: any time)
+	notice   time.Duration     // checkSpec: spec.notice
+	soak     time.Duration     // checkSpec: spec.dependsOnSoak
 	staging  *corev1.Secret    // loadStaging: the staging Secret, nil when it does not exist yet
 
 	mirrorTokens map[rotationv1alpha1.SecretKeyRef][]byte // mirrorToken: GitHub tokens read in this pass
 
 	backingOff   bool          // backoff: a failed attempt's backoff holds new attempts; its conditions stay
+	holding      bool          // when: a due rotation waits for its window, notice or dependencies
 	goAhead      bool          // backoff: a new rotate token was handled in this pass for the pending rotation
 	fresh        bool          // persist: status was written in this reconcile, so the cached copy was current
 	wrote        bool          // writeTargets, rollback, expirePrevious, syncTargets: targets written; the cache lags
@@ -135,6 +140,11 @@ func (s *scope) startAttempt(trigger rotationv1alpha1.Trigger, emergency bool, m
 	s.rs.Status.Pending = p
 	s.addHistory(rotationv1alpha1.RotationRecord{Revision: p.Revision, Trigger: trigger, StartTime: p.StartTime,
 		Outcome: rotationv1alpha1.OutcomeInProgress, Message: msg})
+	event := rotationv1alpha1.NotifyStarted
+	if emergency {
+		event = rotationv1alpha1.NotifyEmergency
+	}
+	s.notify(event, p.Revision, fmt.Sprintf("Rotation to revision %d started (%s): %s", p.Revision, trigger, msg), nil)
 	return p
 }
 

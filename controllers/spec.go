@@ -40,6 +40,9 @@ func (r *RotatedSecretReconciler) checkSpec(ctx context.Context, s *scope) outco
 	if s.ttl, err = spec.TTL.Parse(); err != nil {
 		return invalid("spec.ttl: %v", err)
 	}
+	if o := r.checkWhen(ctx, s); o.done() {
+		return o
+	}
 	if keepPrevious(s.rs) {
 		if s.grace, err = gracePeriod(s.rs).Parse(); err != nil {
 			return invalid("spec.previous.gracePeriod: %v", err)

@@ -1,0 +1,159 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/conditions"
+	"github.com/tribi/secret-rotator/internal/policy"
+)
+
+// when decides when the next TTL or manual rotation may start, and holds decide until then: the maintenance
+// window (spec.schedule; a manual one only with rotation.tribi.io/respect-window), the notice (spec.notice, given
+// once, recorded in status.scheduled with the start time it promises) and the dependencies (spec.dependsOn). The
+// first value and an emergency never wait. status.nextRotationTime is the real, window-adjusted start.
+func (r *RotatedSecretReconciler) when(ctx context.Context, s *scope) outcome {
+	st := &s.rs.Status
+	if st.Pending != nil || s.backingOff {
+		return goOnOutcome()
+	}
+	// Status keeps whole seconds: plan in whole seconds, so the plan read back is the plan made.
+	now := s.now.Truncate(time.Second)
+	trigger, due, ok := s.upcoming(now)
+	if !ok {
+		s.unschedule(rotationv1alpha1.ReasonUpToDate, "No rotation is due")
+		return goOnOutcome()
+	}
+	windowed := trigger == rotationv1alpha1.TriggerTTLExpired || s.rs.Annotations[rotationv1alpha1.RespectWindowAnnotation] == "true"
+	planned, missed := due, false
+	if windowed {
+		planned, missed = s.schedule.StartAt(due, now)
+	}
+	sc := st.Scheduled
+	if sc != nil && (sc.Trigger != trigger || !sc.DueTime.Time.Equal(due)) {
+		sc = nil // an older plan (another TTL, another token): plan again
+	}
+	start := planned
+	if sc != nil && sc.NoticeTime != nil {
+		start = later(planned, sc.NoticeTime.Add(s.notice))
+	}
+	if trigger == rotationv1alpha1.TriggerTTLExpired && (st.NextRotationTime == nil || !st.NextRotationTime.Time.Equal(start)) {
+		st.NextRotationTime = &metav1.Time{Time: start}
+	}
+	if s.notice > 0 && (sc == nil || sc.NoticeTime == nil) {
+		if now.Before(planned.Add(-s.notice)) {
+			s.wakeAt(planned.Add(-s.notice), policy.Jitter(string(s.rs.UID), s.ttl))
+			return s.hold(now, trigger, due, planned, nil, missed, planned, "")
+		}
+		start = later(planned, now.Add(s.notice))
+		msg := fmt.Sprintf("%s rotation scheduled for %s (notice of %s given at %s)", trigger, rfc3339(start),
+			s.rs.Spec.Notice, rfc3339(now))
+		s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonRotationNotice, "Schedule", "%s", msg)
+		s.notify(rotationv1alpha1.NotifyScheduled, nextRevision(*st), msg, &start)
+		if trigger == rotationv1alpha1.TriggerTTLExpired {
+			st.NextRotationTime = &metav1.Time{Time: start}
+		}
+		return s.hold(now, trigger, due, start, &metav1.Time{Time: now}, missed, start, msg)
+	}
+	if now.Before(start) {
+		var noticeTime *metav1.Time
+		if sc != nil {
+			noticeTime = sc.NoticeTime
+		}
+		return s.hold(now, trigger, due, start, noticeTime, missed, start, "")
+	}
+	if o := r.waitForDependencies(ctx, s, now, due); o.done() {
+		return o
+	}
+	if missed {
+		s.event(corev1.EventTypeWarning, rotationv1alpha1.ReasonWindowMissed, "Schedule",
+			"No maintenance window (%s) opened within maxDelay %s of %s: rotating now", s.schedule.Describe(),
+			maxDelay(s.rs), rfc3339(due))
+	}
+	s.unschedule(rotationv1alpha1.ReasonRotationStarted, fmt.Sprintf("%s rotation started at %s", trigger, rfc3339(now)))
+	return goOnOutcome()
+}
+
+// upcoming returns the next rotation that may have to wait: a manual token not handled yet (due when it was
+// first seen), else the TTL expiry. None for the first value, an emergency token, or while suspended.
+func (s *scope) upcoming(now time.Time) (rotationv1alpha1.Trigger, time.Time, bool) {
+	st := s.rs.Status
+	if _, ok := policy.NewEmergencyToken(s.rs); ok || st.CurrentRevision == 0 || s.rs.Spec.Suspend {
+		return "", time.Time{}, false
+	}
+	if _, ok := policy.NewRotateToken(s.rs); ok {
+		if sc := st.Scheduled; sc != nil && sc.Trigger == rotationv1alpha1.TriggerManual {
+			return rotationv1alpha1.TriggerManual, sc.DueTime.Time, true
+		}
+		return rotationv1alpha1.TriggerManual, now, true
+	}
+	due, ok := policy.Due(policy.Input{Now: now, Object: s.rs, TTL: s.ttl})
+	return rotationv1alpha1.TriggerTTLExpired, due, ok
+}
+
+// hold records the plan in status.scheduled and keeps decide from starting the rotation until start. Before the
+// notice is given (notice nil with spec.notice set) nothing is shown yet.
+func (s *scope) hold(now time.Time, trigger rotationv1alpha1.Trigger, due, start time.Time, notice *metav1.Time,
+	missed bool, wake time.Time, msg string) outcome {
+	s.holding = true
+	s.wakeAt(wake, 0)
+	if s.notice > 0 && notice == nil {
+		s.rs.Status.Scheduled = nil
+		return goOnOutcome()
+	}
+	sc := &rotationv1alpha1.ScheduledRotation{Trigger: trigger, DueTime: metav1.Time{Time: due},
+		StartTime: metav1.Time{Time: start}, NoticeTime: notice, WindowMissed: missed}
+	if old := s.rs.Status.Scheduled; old == nil || !equalScheduled(*old, *sc) {
+		s.rs.Status.Scheduled = sc
+	}
+	if !now.Before(due) || notice != nil {
+		reason := rotationv1alpha1.ReasonWaitingForWindow
+		if msg == "" {
+			msg = fmt.Sprintf("%s rotation due since %s waits for the maintenance window (%s): starts at %s",
+				trigger, rfc3339(due), s.schedule.Describe(), rfc3339(start))
+		}
+		if notice != nil {
+			reason = rotationv1alpha1.ReasonRotationNotice
+			if c := conditions.Get(s.rs, rotationv1alpha1.ConditionRotationScheduled); c != nil && c.Reason == reason && msg != c.Message {
+				msg = c.Message // the notice's own message stays until the rotation starts
+			}
+		}
+		s.setCondition(rotationv1alpha1.ConditionRotationScheduled, metav1.ConditionTrue, reason, msg)
+	}
+	return goOnOutcome()
+}
+
+// unschedule clears the plan once the rotation starts or nothing is due.
+func (s *scope) unschedule(reason, msg string) {
+	s.rs.Status.Scheduled = nil
+	if c := conditions.Get(s.rs, rotationv1alpha1.ConditionRotationScheduled); c != nil && c.Status == metav1.ConditionTrue {
+		s.setCondition(rotationv1alpha1.ConditionRotationScheduled, metav1.ConditionFalse, reason, msg)
+	}
+}
+
+func equalScheduled(a, b rotationv1alpha1.ScheduledRotation) bool {
+	return a.Trigger == b.Trigger && a.DueTime.Time.Equal(b.DueTime.Time) && a.StartTime.Time.Equal(b.StartTime.Time) &&
+		(a.NoticeTime == nil) == (b.NoticeTime == nil) && (a.NoticeTime == nil || a.NoticeTime.Time.Equal(b.NoticeTime.Time)) &&
+		a.WindowMissed == b.WindowMissed
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func maxDelay(rs *rotationv1alpha1.RotatedSecret) rotationv1alpha1.Duration {
+	if rs.Spec.Schedule != nil && rs.Spec.Schedule.MaxDelay != "" {
+		return rs.Spec.Schedule.MaxDelay
+	}
+	return "7d"
+}
