@@ -15,8 +15,8 @@
 //     the earliest instant whose local wall clock reads Start or later on that day.
 //   - A schedule without windows is always open.
 //   - A rotation due at an instant starts at the first open instant at or after both the due time and now, unless
-//     that is later than due + MaxDelay: then it starts at the deadline anyway, outside any window, and is reported
-//     as missed (StartAt).
+//     that is later than due + MaxDelay: then it starts at that deadline anyway (or now, once the deadline has
+//     passed), outside any window, and is reported as missed. It never starts before it is due. See StartAt.
 //
 // The time zone is never the operator's own: Parse refuses "Local", and the package links the time zone database
 // into the binary (see tzdata.go), so a schedule means the same on every machine, with or without

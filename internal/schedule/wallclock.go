@@ -25,6 +25,7 @@ func localDate(t time.Time, loc *time.Location) time.Time {
 // It walks the zone periods (spans of one UTC offset) from well before the reading: within a period of offset o
 // the wall clock is the instant plus o, so the first instant reading day+start or later is day+start-o, or the
 // period's start when that is earlier. The first period holding such an instant holds the earliest one.
+// time.Date is not enough: it moves a skipped 02:30 to 03:30, not 03:00, and documents no choice for a doubled one.
 func opening(day time.Time, start time.Duration, loc *time.Location) time.Time {
 	wall := day.Add(start)
 	t := wall.Add(-zoneSearchFrom).In(loc)
