@@ -61,17 +61,9 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcom
 		if o := r.checkAccess(ctx, s); o.done() {
 			return o
 		}
-		log.Info("Generating value")
-		s.setRotating(rotationv1alpha1.ReasonGenerating, fmt.Sprintf("Generating revision %d", p.Revision))
-		req := s.providerRequest(p.Revision, r.credentials(s))
-		guard := &stagingGuard{r: r, s: s, rev: p.Revision}
-		req.Guard = guard
-		var err error
-		if res, err = s.provider.Generate(ctx, req); err != nil {
-			return r.generateFailed(ctx, s, guard, err)
-		}
-		if r.stopAt(StepHookProviderReturned) {
-			return retry(errStopped)
+		var o outcome
+		if res, o = r.produce(ctx, s, p.Revision); o.done() {
+			return o
 		}
 	}
 	if err := r.verify(ctx, s, res); err != nil {
@@ -93,6 +85,37 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcom
 		return retry(err)
 	}
 	return r.hook(StepHookStaged)
+}
+
+// produce asks the provider for revision rev's value, one no RotatedSecret has had before: a repeatable provider
+// (one that made no non-repeatable vendor call) draws again, up to redraws times; otherwise, or when every draw
+// was used before, the rotation stalls with ValueReused and the value is written nowhere.
+func (r *RotatedSecretReconciler) produce(ctx context.Context, s *scope, rev int64) (provider.Result, outcome) {
+	for draw := 0; ; draw++ {
+		ctrl.LoggerFrom(ctx).Info("Generating value", "revision", rev)
+		s.setRotating(rotationv1alpha1.ReasonGenerating, fmt.Sprintf("Generating revision %d", rev))
+		req := s.providerRequest(rev, r.credentials(s))
+		guard := &stagingGuard{r: r, s: s, rev: rev}
+		req.Guard = guard
+		res, err := s.provider.Generate(ctx, req)
+		if err != nil {
+			return res, r.generateFailed(ctx, s, guard, err)
+		}
+		if r.stopAt(StepHookProviderReturned) {
+			return res, retry(errStopped)
+		}
+		fp := r.Fingerprints.Of(res.Values)
+		other, err := r.reusedBy(ctx, fp)
+		switch {
+		case err != nil:
+			return res, retry(err)
+		case other == "":
+			return res, goOnOutcome()
+		case guard.begun || draw+1 >= redraws:
+			return res, valueReused(rev, fp, other)
+		}
+		ctrl.LoggerFrom(ctx).Info("Drawing again: the value was used before", "revision", rev, "usedBy", other)
+	}
 }
 
 // verify asks the provider to check a candidate and makes sure it has every output a target reads.

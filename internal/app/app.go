@@ -24,6 +24,7 @@ import (
 	"github.com/tribi/secret-rotator/controllers"
 	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/fingerprint"
+	"github.com/tribi/secret-rotator/internal/notify"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/provider/httpapi"
 	"github.com/tribi/secret-rotator/internal/provider/random"
@@ -71,7 +72,8 @@ type Options struct {
 	// Rules are the admin's guard rails; the operator's own namespace is always protected besides
 	// Rules.Protected.
 	Rules tenancy.Rules
-	// HTTPAllowedHosts is the egress policy of the http provider (--http-allowed-hosts); nil allows no call.
+	// HTTPAllowedHosts is the egress policy of the http provider and of notifications (--http-allowed-hosts); nil
+	// allows no call.
 	HTTPAllowedHosts *egress.Policy
 	// WatchNamespaces limits the operator to these namespaces (a namespace-scoped install, config/namespaced);
 	// empty means all.
@@ -168,6 +170,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		Clock:        clock.RealClock{},
 		Providers:    providers,
 		GitHub:       github.New(github.Options{BaseURL: opts.GitHubBaseURL}),
+		// Notifications go only where the http provider may go (--http-allowed-hosts).
+		Notifier: &notify.Sender{Client: opts.HTTPAllowedHosts.Client(notify.DefaultTimeout)},
 		Fingerprints: fingerprint.New(key),
 	}
 	if err := r.SetupWithManager(ctx, mgr, opts.Workers); err != nil {
