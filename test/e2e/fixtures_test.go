@@ -77,10 +77,11 @@ func newNamespace() string {
 	return ns.Name
 }
 
-// startSpecOperator starts an operator for the running spec; it is stopped when the spec ends.
-func startSpecOperator() *operator {
+// startSpecOperator starts an operator for the running spec (opts as startOperator takes them); it is stopped
+// when the spec ends.
+func startSpecOperator(opts ...operatorOption) *operator {
 	GinkgoHelper()
-	op := startOperator(fmt.Sprintf("%s-%d", currentNS, operatorRuns.Add(1)))
+	op := startOperator(fmt.Sprintf("%s-%d", currentNS, operatorRuns.Add(1)), opts...)
 	DeferCleanup(op.stop)
 	return op
 }

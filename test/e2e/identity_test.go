@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/fixture"
@@ -41,17 +42,7 @@ func installOperatorIdentity(admin *rest.Config) string {
 		GinkgoWriter.Printf("Applied %s %s from config/rbac\n", u.GetKind(), u.GetName())
 	}
 
-	cs, err := kubernetes.NewForConfig(admin)
-	Expect(err).NotTo(HaveOccurred())
-	adminKubeconfig, err := clientcmd.LoadFromFile(kubeconfig)
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(workDir, "operator.kubeconfig")
-	Expect(fixture.ServiceAccountKubeconfig(ctx, cs, adminKubeconfig, sa, tokenExpiry, path)).To(Succeed())
-
-	operatorCfg, err := clientcmd.BuildConfigFromFlags("", path)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(fixture.WhoAmI(ctx, operatorCfg)).To(Equal(fixture.ServiceAccountUsername(sa)),
-		"the operator's kubeconfig authenticates as the ServiceAccount of config/rbac")
+	path, operatorCfg := serviceAccountKubeconfig(admin, sa, "operator.kubeconfig")
 	// Allowed and refused together: a review that refused everything would make the refusals prove nothing.
 	rotatedSecrets := rotationv1alpha1.GroupVersion.WithResource("rotatedsecrets")
 	for _, c := range []struct {
@@ -69,6 +60,23 @@ func installOperatorIdentity(admin *rest.Config) string {
 	}
 	GinkgoWriter.Printf("The operator runs as %s (kubeconfig %s)\n", fixture.ServiceAccountUsername(sa), path)
 	return path
+}
+
+// serviceAccountKubeconfig mints a token for ServiceAccount sa (admin is the admin's rest.Config), writes a
+// kubeconfig with it to file in workDir and checks that the API server takes the token for sa. It returns the
+// kubeconfig's path and its rest.Config.
+func serviceAccountKubeconfig(admin *rest.Config, sa client.ObjectKey, file string) (string, *rest.Config) {
+	GinkgoHelper()
+	cs, err := kubernetes.NewForConfig(admin)
+	Expect(err).NotTo(HaveOccurred())
+	adminKubeconfig, err := clientcmd.LoadFromFile(kubeconfig)
+	Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(workDir, file)
+	Expect(fixture.ServiceAccountKubeconfig(ctx, cs, adminKubeconfig, sa, tokenExpiry, path)).To(Succeed())
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(fixture.WhoAmI(ctx, cfg)).To(Equal(fixture.ServiceAccountUsername(sa)), "%s authenticates as %s", file, sa)
+	return path, cfg
 }
 
 // tenantServiceAccount is the ServiceAccount config/tenant creates, which the operator (started with

@@ -34,17 +34,55 @@ var (
 	operators []*operator
 )
 
+// operatorRun is how startOperator runs the manager; operatorOptions change it.
+type operatorRun struct {
+	// kubeconfig is who the operator is: operatorKubeconfig unless asIdentity says otherwise.
+	kubeconfig string
+	// env is added to the test's environment: POD_NAMESPACE=fixture.OperatorNamespace unless withEnv sets it.
+	env []string
+	// args come after the suite's --default-service-account (so they may override it) and before the suite's
+	// listener and log flags (which win: no port is bound, logs are readable).
+	args []string
+}
+
+// operatorOption changes how startOperator runs the manager.
+type operatorOption func(*operatorRun)
+
+// asIdentity runs the operator with the kubeconfig at path instead of operatorKubeconfig.
+func asIdentity(path string) operatorOption {
+	return func(r *operatorRun) { r.kubeconfig = path }
+}
+
+// withEnv adds environment variables (NAME=value) to the operator's; a later one wins over the suite's default.
+func withEnv(env ...string) operatorOption {
+	return func(r *operatorRun) { r.env = append(r.env, env...) }
+}
+
+// withArgs adds manager flags, e.g. those of a Deployment in config/.
+func withArgs(args ...string) operatorOption {
+	return func(r *operatorRun) { r.args = append(r.args, args...) }
+}
+
 // startOperator starts the operator against the local cluster, as its own ServiceAccount (operatorKubeconfig),
-// and waits until its controller runs. name tells its log file apart (operator-<name>.log in workDir).
-func startOperator(name string) *operator {
+// and waits until its controller runs. name tells its log file apart (operator-<name>.log in workDir); opts
+// change the identity, environment or flags.
+func startOperator(name string, opts ...operatorOption) *operator {
 	GinkgoHelper()
+	run := operatorRun{kubeconfig: operatorKubeconfig, env: []string{"POD_NAMESPACE=" + fixture.OperatorNamespace}}
+	for _, o := range opts {
+		o(&run)
+	}
 	logPath := filepath.Join(workDir, "operator-"+name+".log")
 	f, err := os.Create(logPath)
 	Expect(err).NotTo(HaveOccurred())
 	defer f.Close() // the child has its own descriptor once started
-	cmd := exec.Command(managerBin, "--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--default-service-account="+tenantServiceAccount, "--zap-encoder=console", "--zap-time-encoding=rfc3339nano")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+operatorKubeconfig, "POD_NAMESPACE="+fixture.OperatorNamespace)
+	// The flag package keeps the last value of a flag given twice.
+	args := append([]string{"--default-service-account=" + tenantServiceAccount}, run.args...)
+	args = append(args, "--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--zap-encoder=console", "--zap-time-encoding=rfc3339nano")
+	cmd := exec.Command(managerBin, args...)
+	// exec keeps the last value of a variable given twice.
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+run.kubeconfig), run.env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Should this test binary die without cleaning up (a panic, go test's own timeout), the operator dies with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
