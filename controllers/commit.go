@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"time"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,7 +28,9 @@ func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) outcome 
 	old := st.CurrentRevision
 	st.CurrentRevision, st.CurrentFingerprint = p.Revision, p.Fingerprint
 	st.LastRotationTime = &metav1.Time{Time: s.now}
-	st.NextRotationTime = &metav1.Time{Time: s.now.Add(s.ttl)}
+	// The TTL runs out at now+ttl; the rotation starts at the first maintenance window from then.
+	next, _ := s.schedule.StartAt(s.now.Truncate(time.Second).Add(s.ttl), s.now)
+	st.NextRotationTime = &metav1.Time{Time: next}
 	if st.PreviousRevision > 0 {
 		// A previous value still kept (a rotation inside the grace period, or an emergency) leaves service now.
 		s.queueRevocation(st.PreviousRevision)
@@ -60,7 +63,8 @@ func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) outcome 
 	if o := r.hook(StepHookCommitted); o.done() {
 		return o
 	}
-	s.wakeAt(st.NextRotationTime.Time, policy.Jitter(string(s.rs.UID), s.ttl))
+	// With notice, wake when it must be given.
+	s.wakeAt(st.NextRotationTime.Add(-s.notice), policy.Jitter(string(s.rs.UID), s.ttl))
 	if st.PreviousExpiryTime != nil {
 		s.wakeAt(st.PreviousExpiryTime.Time, 0)
 	}

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -71,7 +72,15 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) outcome 
 		if due, ok := policy.Due(in); ok && !s.rs.Spec.Suspend {
 			s.wakeAt(due, policy.Jitter(string(s.rs.UID), s.ttl))
 		}
+		s.unschedule(rotationv1alpha1.ReasonUpToDate, "No rotation is due")
 		return goOnOutcome()
+	}
+	due := s.dueOf(d.Trigger, in)
+	if ok, err := r.admit(ctx, s, d.Emergency, due); err != nil || !ok {
+		if sc := st.Scheduled; sc == nil || !sc.DueTime.Time.Equal(due) {
+			s.record(d.Trigger, due, due, nil, false)
+		}
+		return next(err)
 	}
 	// Any rotation satisfies a rotate request; only an emergency rotation satisfies an emergency request.
 	if token := policy.RotateToken(s.rs); token != "" {
@@ -84,6 +93,7 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) outcome 
 		// A person asked for this one: the backoff left by an earlier rolled-back rotation does not hold it.
 		st.FailedAttempts, st.LastFailureTime = 0, nil
 	}
+	s.started(d.Trigger)
 	p := s.startAttempt(d.Trigger, d.Emergency, d.Message)
 	ctrl.LoggerFrom(ctx).Info("Starting rotation", "revision", p.Revision, "trigger", d.Trigger)
 	s.setRotating(rotationv1alpha1.ReasonRotationStarted, fmt.Sprintf("Rotating to revision %d: %s", p.Revision, d.Message))
@@ -92,6 +102,23 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) outcome 
 			"Rotation to revision %d started (%s): %s", p.Revision, d.Trigger, d.Message)
 	}
 	return goOnOutcome()
+}
+
+// dueOf is since when the rotation about to start has been due: as planned (status.scheduled), else the TTL
+// expiry, the object's creation for the first value, or now for a request.
+func (s *scope) dueOf(trigger rotationv1alpha1.Trigger, in policy.Input) time.Time {
+	if sc := s.rs.Status.Scheduled; sc != nil && sc.Trigger == trigger {
+		return sc.DueTime.Time
+	}
+	switch trigger {
+	case rotationv1alpha1.TriggerTTLExpired:
+		if due, ok := policy.Due(in); ok {
+			return due
+		}
+	case rotationv1alpha1.TriggerCreated:
+		return s.rs.CreationTimestamp.Time
+	}
+	return s.now.Truncate(time.Second)
 }
 
 // nextRevision is one past every revision used so far: a rolled-back revision is never reused, so its validation

@@ -58,6 +58,11 @@ type RotatedSecretReconciler struct {
 	GitHub MirrorWriter
 	// Notifier delivers spec.notify webhooks; nil disables them (a notification fails with a clear message).
 	Notifier *notify.Sender
+	// MaxConcurrentRollouts bounds the rotations with a rollout in progress at once (--max-concurrent-rollouts);
+	// 0 means no bound. Others wait in phase Queued, oldest due first; an emergency never waits.
+	MaxConcurrentRollouts int
+	// slots are the rollouts this process let start (see admit).
+	slots rolloutSlots
 	// Policy decides whether to rotate; policy.DefaultChain() when nil.
 	Policy policy.Chain
 	// StepHook, when set, is called after every write of a rotation (see the StepHook constants). Returning true
@@ -96,6 +101,7 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.Get(ctx, req.NamespacedName, rs); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.Forget(req.Namespace, req.Name)
+			r.slots.release(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -113,6 +119,9 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		default:
 			if err := r.persist(ctx, s); err != nil && retErr == nil {
 				retErr = err
+			}
+			if s.base.Status.Pending == nil {
+				r.slots.release(req.NamespacedName)
 			}
 			if retErr == nil {
 				res = s.result()

@@ -40,6 +40,8 @@ type scope struct {
 
 	backingOff   bool          // backoff: a failed attempt's backoff holds new attempts; its conditions stay
 	holding      bool          // when: a due rotation waits for its window, notice or dependencies
+	windowMissed bool          // when: no window opened within maxDelay; decide tells when it starts
+	queued       bool          // decide: the rotation waits for a rollout slot (phase Queued)
 	goAhead      bool          // backoff: a new rotate token was handled in this pass for the pending rotation
 	fresh        bool          // persist: status was written in this reconcile, so the cached copy was current
 	wrote        bool          // writeTargets, rollback, expirePrevious, syncTargets: targets written; the cache lags
@@ -61,7 +63,7 @@ func (s *scope) event(eventType, reason, action, format string, args ...any) {
 
 // setCondition sets one condition (always with the generation it describes).
 func (s *scope) setCondition(condType string, status metav1.ConditionStatus, reason, msg string) {
-	conditions.Set(s.rs, condType, status, reason, msg)
+	conditions.SetAt(s.rs, condType, status, reason, msg, s.now)
 }
 
 // setRotating marks a rotation in progress with the step's reason.

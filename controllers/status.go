@@ -79,6 +79,9 @@ func (r *RotatedSecretReconciler) summarize(s *scope) {
 			msg = fmt.Sprintf("Revision %d is in every target; rotations are suspended", st.CurrentRevision)
 		}
 		s.setCondition(rotationv1alpha1.ConditionReady, ready, reason, msg)
+		if s.queued {
+			phase = rotationv1alpha1.PhaseQueued
+		}
 		st.Phase = phase
 	}
 }

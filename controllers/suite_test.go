@@ -26,6 +26,7 @@ import (
 	"github.com/tribi/secret-rotator/controllers"
 	"github.com/tribi/secret-rotator/internal/fingerprint"
 	"github.com/tribi/secret-rotator/internal/fixture"
+	"github.com/tribi/secret-rotator/internal/notify"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/provider/random"
 	"github.com/tribi/secret-rotator/internal/tenancy"
@@ -131,6 +132,10 @@ type operatorOptions struct {
 	impersonate           bool
 	defaultServiceAccount string
 	rules                 tenancy.Rules
+	// notifier delivers spec.notify webhooks (nil: notifications fail with a clear message).
+	notifier *notify.Sender
+	// maxConcurrentRollouts bounds the rotations rolling out at once (0: no bound).
+	maxConcurrentRollouts int
 }
 
 var managerCount atomic.Int32
@@ -177,6 +182,8 @@ func startOperator(opts operatorOptions, namespaces ...string) *operator {
 				HTTPClient: mgr.GetHTTPClient()}, mgr.GetClient(), mgr.GetAPIReader(), opts.defaultServiceAccount)
 		}
 		r.Rules = opts.rules
+		r.Notifier = opts.notifier
+		r.MaxConcurrentRollouts = opts.maxConcurrentRollouts
 		for kind, p := range opts.providers {
 			r.Providers[kind] = p
 		}

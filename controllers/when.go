@@ -26,8 +26,7 @@ func (r *RotatedSecretReconciler) when(ctx context.Context, s *scope) outcome {
 	now := s.now.Truncate(time.Second)
 	trigger, due, ok := s.upcoming(now)
 	if !ok {
-		s.unschedule(rotationv1alpha1.ReasonUpToDate, "No rotation is due")
-		return goOnOutcome()
+		return goOnOutcome() // decide starts it at once, or finds nothing due
 	}
 	windowed := trigger == rotationv1alpha1.TriggerTTLExpired || s.rs.Annotations[rotationv1alpha1.RespectWindowAnnotation] == "true"
 	planned, missed := due, false
@@ -60,23 +59,31 @@ func (r *RotatedSecretReconciler) when(ctx context.Context, s *scope) outcome {
 		}
 		return s.hold(now, trigger, due, start, &metav1.Time{Time: now}, missed, start, msg)
 	}
+	var noticeTime *metav1.Time
+	if sc != nil {
+		noticeTime = sc.NoticeTime
+	}
 	if now.Before(start) {
-		var noticeTime *metav1.Time
-		if sc != nil {
-			noticeTime = sc.NoticeTime
-		}
 		return s.hold(now, trigger, due, start, noticeTime, missed, start, "")
 	}
-	if o := r.waitForDependencies(ctx, s, now, due); o.done() {
+	if o := r.waitForDependencies(ctx, s, now, due); o.done() || s.holding {
+		// Keep the plan, so the rotation stays due since the same time while it waits.
+		s.record(trigger, due, start, noticeTime, missed)
 		return o
 	}
-	if missed {
+	// Free to start: decide starts it (or queues it for a rollout slot) and clears the plan.
+	s.windowMissed = missed
+	return goOnOutcome()
+}
+
+// started clears the plan of a rotation that starts now, and tells that no window opened in time if so.
+func (s *scope) started(trigger rotationv1alpha1.Trigger) {
+	if sc := s.rs.Status.Scheduled; s.windowMissed && sc != nil {
 		s.event(corev1.EventTypeWarning, rotationv1alpha1.ReasonWindowMissed, "Schedule",
 			"No maintenance window (%s) opened within maxDelay %s of %s: rotating now", s.schedule.Describe(),
-			maxDelay(s.rs), rfc3339(due))
+			maxDelay(s.rs), rfc3339(sc.DueTime.Time))
 	}
-	s.unschedule(rotationv1alpha1.ReasonRotationStarted, fmt.Sprintf("%s rotation started at %s", trigger, rfc3339(now)))
-	return goOnOutcome()
+	s.unschedule(rotationv1alpha1.ReasonRotationStarted, fmt.Sprintf("%s rotation started at %s", trigger, rfc3339(s.now)))
 }
 
 // upcoming returns the next rotation that may have to wait: a manual token not handled yet (due when it was
@@ -106,11 +113,7 @@ func (s *scope) hold(now time.Time, trigger rotationv1alpha1.Trigger, due, start
 		s.rs.Status.Scheduled = nil
 		return goOnOutcome()
 	}
-	sc := &rotationv1alpha1.ScheduledRotation{Trigger: trigger, DueTime: metav1.Time{Time: due},
-		StartTime: metav1.Time{Time: start}, NoticeTime: notice, WindowMissed: missed}
-	if old := s.rs.Status.Scheduled; old == nil || !equalScheduled(*old, *sc) {
-		s.rs.Status.Scheduled = sc
-	}
+	s.record(trigger, due, start, notice, missed)
 	if !now.Before(due) || notice != nil {
 		reason := rotationv1alpha1.ReasonWaitingForWindow
 		if msg == "" {
@@ -126,6 +129,15 @@ func (s *scope) hold(now time.Time, trigger rotationv1alpha1.Trigger, due, start
 		s.setCondition(rotationv1alpha1.ConditionRotationScheduled, metav1.ConditionTrue, reason, msg)
 	}
 	return goOnOutcome()
+}
+
+// record keeps the plan in status.scheduled (written only when it changed).
+func (s *scope) record(trigger rotationv1alpha1.Trigger, due, start time.Time, notice *metav1.Time, missed bool) {
+	sc := &rotationv1alpha1.ScheduledRotation{Trigger: trigger, DueTime: metav1.Time{Time: due},
+		StartTime: metav1.Time{Time: start}, NoticeTime: notice, WindowMissed: missed}
+	if old := s.rs.Status.Scheduled; old == nil || !equalScheduled(*old, *sc) {
+		s.rs.Status.Scheduled = sc
+	}
 }
 
 // unschedule clears the plan once the rotation starts or nothing is due.

@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/egress"
@@ -139,18 +140,20 @@ var _ = Describe("When to rotate", func() {
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		cluster.WaitForRevision(rs, 1)
 
+		Eventually(func() []string { return rc.got("Succeeded") }, wait).Should(HaveLen(1), "the first value")
+
 		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "now")
 		expectScheduled(rs, rotationv1alpha1.ReasonRotationNotice, "Manual rotation scheduled for")
 		Eventually(func() []string { return rc.got("Scheduled") }, wait).Should(HaveLen(1))
 		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonRotationNotice))
-		Expect(cluster.RotatedSecret(rs).Status.CurrentRevision).To(BeEquivalentTo(1))
-		Expect(rc.got("Started")).To(BeEmpty())
+		settle(rs)
+		Expect(rc.got("Started")).To(HaveLen(1), "only the first value's: the rotation waits for the notice")
 
 		clock.Step(11 * time.Minute)
 		poke(rs)
 		cluster.WaitForRevision(rs, 2)
-		Eventually(func() []string { return rc.got("Succeeded") }, wait).Should(HaveLen(1))
-		Expect(rc.got("Started")).To(HaveLen(1))
+		Eventually(func() []string { return rc.got("Succeeded") }, wait).Should(HaveLen(2))
+		Expect(rc.got("Started")).To(HaveLen(2))
 	})
 
 	It("delivers a notification once, with the same id, to a receiver that fails three times; the rotation goes on", func() {
@@ -168,9 +171,19 @@ var _ = Describe("When to rotate", func() {
 			g.Expect(c.Message).To(ContainSubstring("503"))
 			g.Expect(c.Message).NotTo(ContainSubstring(rc.URL), "a webhook URL is a credential")
 		}, wait).Should(Succeed())
-		for range 3 {
-			clock.Step(notify.Backoff(8))
+		total := func() int {
+			rc.mu.Lock()
+			defer rc.mu.Unlock()
+			n := 0
+			for _, a := range rc.attempts {
+				n += a
+			}
+			return n
+		}
+		for attempt := 2; attempt <= 4; attempt++ {
+			clock.Step(notify.Backoff(8)) // past the next attempt's time, whatever the backoff
 			poke(rs)
+			Eventually(total, wait).Should(Equal(attempt))
 		}
 		Eventually(func() []string { return rc.got("Succeeded") }, wait).Should(HaveLen(1))
 		id := rc.got("Succeeded")[0]
@@ -194,6 +207,7 @@ var _ = Describe("When to rotate", func() {
 		cluster.WaitForRevision(staging, 1)
 		cluster.WaitForRevision(prod, 1)
 
+		clock.Step(time.Minute) // the request comes after staging's first value
 		cluster.Annotate(prod, rotationv1alpha1.RotateAnnotation, "release-42")
 		expectScheduled(prod, rotationv1alpha1.ReasonWaitingForDependency, "dependency "+ns+"/jwt-staging has not completed a rotation")
 		cluster.Annotate(staging, rotationv1alpha1.RotateAnnotation, "release-42")
@@ -232,5 +246,47 @@ var _ = Describe("When to rotate", func() {
 		expectStalled(second, rotationv1alpha1.ReasonValueReused, "RotatedSecret "+ns+"/staging-key has had")
 		Expect(secretData(ns, "prod-env")).To(BeNil())
 		Expect(same.Calls("Generate")).To(Equal(1 + 3), "the first value, then three draws for the second")
+	})
+})
+
+var _ = Describe("Herd control (--max-concurrent-rollouts)", func() {
+	It("never has more than two rotations rolling out when ten are due; the rest wait in phase Queued", func() {
+		ns := cluster.NewNamespace("t-")
+		op := startOperator(operatorOptions{maxConcurrentRollouts: 2}, ns)
+		defer op.stop()
+		var rss []*rotationv1alpha1.RotatedSecret
+		for i := range 10 {
+			name := fmt.Sprintf("app-%d", i)
+			createDeployments(ns, name)
+			rs := testgen.RotatedSecret(name, ns, testgen.WithTarget(name+"-env", "KEY"),
+				testgen.WithRollout(testgen.Stage("app", "10m", name)))
+			rss = append(rss, rs)
+		}
+		for _, rs := range rss {
+			Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		}
+		sawQueued, most := false, 0
+		Eventually(func(g Gomega) {
+			var list rotationv1alpha1.RotatedSecretList
+			g.Expect(k8sClient.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+			rolling, done := 0, 0
+			for _, rs := range list.Items {
+				sawQueued = sawQueued || rs.Status.Phase == rotationv1alpha1.PhaseQueued
+				if rs.Status.Pending != nil {
+					rolling++
+					if cluster.TemplateRevision(ns, rs.Name, rs.Name) == "1" {
+						markRolledOut(ns, rs.Name)
+					}
+				}
+				if rs.Status.CurrentRevision == 1 && rs.Status.Pending == nil {
+					done++
+				}
+			}
+			most = max(most, rolling)
+			g.Expect(most).To(BeNumerically("<=", 2), "rotations rolling out at once")
+			g.Expect(done).To(Equal(10))
+		}, 2*time.Minute, 100*time.Millisecond).Should(Succeed())
+		Expect(most).To(Equal(2), "the slots were used")
+		Expect(sawQueued).To(BeTrue(), "the others waited in phase Queued")
 	})
 })

@@ -85,6 +85,8 @@ const (
 	ReasonWindowMissed = "WindowMissed"
 	// ReasonWaitingForDependency: a due rotation waits for a RotatedSecret it depends on (named in the message).
 	ReasonWaitingForDependency = "WaitingForDependency"
+	// ReasonQueued: a due rotation waits for a rollout slot (--max-concurrent-rollouts).
+	ReasonQueued = "Queued"
 	// ReasonValueReused: a new value equals the current, previous or a past value of a RotatedSecret (named in the
 	// message); it is written nowhere.
 	ReasonValueReused = "ValueReused"

@@ -43,6 +43,8 @@ const (
 	PhaseReady     Phase = "Ready"
 	PhaseStalled   Phase = "Stalled"
 	PhaseSuspended Phase = "Suspended"
+	// PhaseQueued: a rotation is due and waits for a rollout slot (--max-concurrent-rollouts).
+	PhaseQueued Phase = "Queued"
 )
 
 // RotationStep is how far an in-progress rotation has got. Each step is persisted before the next begins.
@@ -128,7 +130,7 @@ type RotatedSecretStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// Phase summarises the conditions: Pending, Rotating, Ready, Stalled or Suspended.
+	// Phase summarises the conditions: Pending, Rotating, Ready, Stalled, Suspended or Queued.
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 

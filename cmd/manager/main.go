@@ -41,6 +41,7 @@ func main() {
 	flag.StringVar(&opts.DefaultServiceAccount, "default-service-account", "", "ServiceAccount, in each RotatedSecret's namespace, the operator impersonates for RotatedSecrets without spec.serviceAccountName. Empty (and no spec.serviceAccountName): the operator acts as itself (single-tenant mode, docs/security.md).")
 	flag.BoolVar(&opts.Rules.NoCrossNamespaceRefs, "no-cross-namespace-refs", true, "Refuse targets and workloads outside the RotatedSecret's own namespace.")
 	flag.StringVar(&protected, "protected-namespaces", strings.Join(tenancy.DefaultProtectedNamespaces, ","), "Comma-separated namespaces where RotatedSecrets are refused and no RotatedSecret may write or restart anything; the operator's own namespace is always protected.")
+	flag.IntVar(&opts.MaxConcurrentRollouts, "max-concurrent-rollouts", app.DefaultMaxConcurrentRollouts, "Rotations with a rollout in progress at once; others wait in phase Queued, oldest due first (an emergency never waits). 0: no bound.")
 	flag.StringVar(&watch, "watch-namespaces", "", "Comma-separated namespaces the operator watches and acts in (a namespace-scoped install with Roles only, config/namespaced); empty: all.")
 	flag.StringVar(&allowedHosts, strings.TrimPrefix(egress.Flag, "--"), "", "Comma-separated hosts the http provider may call: api.vendor.com, *.vendor.com (subdomains) or an IP. Empty: no call is allowed. A host resolving to a private, loopback, link-local or metadata address is refused unless listed exactly.")
 	zopts.BindFlags(flag.CommandLine)

@@ -42,6 +42,9 @@ const (
 	DefaultQPS     = 1000
 	DefaultBurst   = 2000
 	DefaultWorkers = 16
+	// DefaultMaxConcurrentRollouts keeps 500 RotatedSecrets that share a TTL from restarting every workload of a
+	// cluster at the same moment.
+	DefaultMaxConcurrentRollouts = 10
 	// VendorCallTimeout is the deadline of each call to a vendor API. A vendor that never answers releases the
 	// worker after it (a generate that timed out is not repeated: GenerateIncomplete).
 	VendorCallTimeout = 10 * time.Second
@@ -75,6 +78,9 @@ type Options struct {
 	// HTTPAllowedHosts is the egress policy of the http provider and of notifications (--http-allowed-hosts); nil
 	// allows no call.
 	HTTPAllowedHosts *egress.Policy
+	// MaxConcurrentRollouts bounds the rotations with a rollout in progress at once (--max-concurrent-rollouts,
+	// default DefaultMaxConcurrentRollouts); 0 means no bound.
+	MaxConcurrentRollouts int
 	// WatchNamespaces limits the operator to these namespaces (a namespace-scoped install, config/namespaced);
 	// empty means all.
 	WatchNamespaces []string
@@ -165,13 +171,14 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		Identities: tenancy.NewIdentities(mgr.GetConfig(), client.Options{
 			Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
 		}, mgr.GetClient(), mgr.GetAPIReader(), opts.DefaultServiceAccount),
-		Rules:        rules,
-		Recorder:     mgr.GetEventRecorder("secret-rotator"),
-		Clock:        clock.RealClock{},
-		Providers:    providers,
-		GitHub:       github.New(github.Options{BaseURL: opts.GitHubBaseURL}),
+		Rules:                 rules,
+		MaxConcurrentRollouts: opts.MaxConcurrentRollouts,
+		Recorder:              mgr.GetEventRecorder("secret-rotator"),
+		Clock:                 clock.RealClock{},
+		Providers:             providers,
+		GitHub:                github.New(github.Options{BaseURL: opts.GitHubBaseURL}),
 		// Notifications go only where the http provider may go (--http-allowed-hosts).
-		Notifier: &notify.Sender{Client: opts.HTTPAllowedHosts.Client(notify.DefaultTimeout)},
+		Notifier:     &notify.Sender{Client: opts.HTTPAllowedHosts.Client(notify.DefaultTimeout)},
 		Fingerprints: fingerprint.New(key),
 	}
 	if err := r.SetupWithManager(ctx, mgr, opts.Workers); err != nil {

@@ -2,6 +2,7 @@
 package conditions
 
 import (
+	"time"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -13,13 +14,23 @@ import (
 // Set sets one condition on rs, recording rs's generation as its observedGeneration. The transition time changes
 // only when the status does.
 func Set(rs *rotationv1alpha1.RotatedSecret, condType string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&rs.Status.Conditions, metav1.Condition{
+	SetAt(rs, condType, status, reason, message, time.Time{})
+}
+
+// SetAt is Set with the time of a status change (lastTransitionTime) taken from the reconciler's clock; a zero
+// time means now.
+func SetAt(rs *rotationv1alpha1.RotatedSecret, condType string, status metav1.ConditionStatus, reason, message string, now time.Time) {
+	c := metav1.Condition{
 		Type:               condType,
 		Status:             status,
 		Reason:             reason,
 		Message:            Bound(message),
 		ObservedGeneration: rs.Generation,
-	})
+	}
+	if !now.IsZero() {
+		c.LastTransitionTime = metav1.NewTime(now)
+	}
+	meta.SetStatusCondition(&rs.Status.Conditions, c)
 }
 
 // Delete removes a condition.
