@@ -30,7 +30,14 @@ func fit(s string, budget int, size func(string) int) string {
 // fitPair cuts a and b so that their sizes add up to at most budget: both whole when they fit, otherwise each
 // gets half, and what one needs less of goes to the other.
 func fitPair(a, b string, budget int, size func(string) int) (string, string) {
-	sa, sb := size(a), size(b)
+	// A text longer than budget bytes is too long whatever its size; not measuring it keeps a huge one cheap.
+	bounded := func(s string) int {
+		if len(s) > budget {
+			return budget + 1
+		}
+		return size(s)
+	}
+	sa, sb := bounded(a), bounded(b)
 	if sa+sb <= budget {
 		return a, b
 	}

@@ -196,8 +196,11 @@ func slackText(s string) string {
 		}
 		return r
 	}, valid(s))
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return slackEscaper.Replace(s)
 }
+
+// slackEscaper escapes the three characters Slack reads as markup.
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // valid returns s with every invalid UTF-8 sequence replaced by U+FFFD, as encoding/json would write it.
 func valid(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
