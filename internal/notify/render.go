@@ -103,6 +103,8 @@ type document struct {
 	Urgent         bool   `json:"urgent"`
 }
 
+// renderJSON writes m as the FormatJSON document: fixed fields cut at MaxField, then the free texts fitted into
+// the room left.
 func renderJSON(m Message) ([]byte, error) {
 	size := jsonSize(valid)
 	d := document{
@@ -129,6 +131,8 @@ func renderJSON(m Message) ([]byte, error) {
 	return encodeJSON(d)
 }
 
+// renderSlack writes m as {"text": ...}: a head, the details that are known, then the free texts fitted into the
+// room left.
 func renderSlack(m Message) ([]byte, error) {
 	size := jsonSize(slackText)
 	field := func(s string) string { return slackText(fit(s, MaxField, size)) }

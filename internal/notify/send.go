@@ -55,6 +55,7 @@ type DeliveryError struct {
 	Err error
 }
 
+// Error is "webhook answered <status>", or "webhook notification not delivered: <reason>" without an answer.
 func (e *DeliveryError) Error() string {
 	if e.Status != 0 {
 		return fmt.Sprintf("webhook answered %d %s", e.Status, http.StatusText(e.Status))
