@@ -2,8 +2,8 @@ package controllers
 
 import (
 	"context"
-	"time"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

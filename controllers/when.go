@@ -109,12 +109,13 @@ func (s *scope) hold(now time.Time, trigger rotationv1alpha1.Trigger, due, start
 	missed bool, wake time.Time, msg string) outcome {
 	s.holding = true
 	s.wakeAt(wake, 0)
-	if s.notice > 0 && notice == nil {
+	if now.Before(due) && notice == nil {
+		// Not due yet and no notice given: nothing to plan or show (status.nextRotationTime says when).
 		s.rs.Status.Scheduled = nil
 		return goOnOutcome()
 	}
 	s.record(trigger, due, start, notice, missed)
-	if !now.Before(due) || notice != nil {
+	{
 		reason := rotationv1alpha1.ReasonWaitingForWindow
 		if msg == "" {
 			msg = fmt.Sprintf("%s rotation due since %s waits for the maintenance window (%s): starts at %s",

@@ -107,7 +107,7 @@ var _ = Describe("When to rotate", func() {
 		open := now.Add(30 * time.Hour).Truncate(time.Minute)
 		rs := testgen.RotatedSecret("jwt", ns, testgen.WithTTL("1d"))
 		rs.Spec.Schedule = &rotationv1alpha1.ScheduleSpec{Windows: []rotationv1alpha1.MaintenanceWindow{{
-			Days: []rotationv1alpha1.Weekday{rotationv1alpha1.Weekday(open.Weekday().String()[:3])},
+			Days:  []rotationv1alpha1.Weekday{rotationv1alpha1.Weekday(open.Weekday().String()[:3])},
 			Start: open.Format("15:04"), Duration: "1h"}}}
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		cluster.WaitForRevision(rs, 1)
@@ -245,7 +245,7 @@ var _ = Describe("When to rotate", func() {
 		Expect(k8sClient.Create(ctx, second)).To(Succeed())
 		expectStalled(second, rotationv1alpha1.ReasonValueReused, "RotatedSecret "+ns+"/staging-key has had")
 		Expect(secretData(ns, "prod-env")).To(BeNil())
-		Expect(same.Calls("Generate")).To(Equal(1 + 3), "the first value, then three draws for the second")
+		Expect(same.Calls("Generate")).To(Equal(1+3), "the first value, then three draws for the second")
 	})
 })
 
