@@ -144,6 +144,7 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.rollbackPhase,  // after a failure: current value back everywhere, stages again, RolledBack
 		r.commit,         // make the confirmed revision current (status)
 		r.expirePrevious, // remove previous-value keys once the grace period is over (queues its revocation)
+		r.observePhase,   // watch the workloads for spec.observe after a commit (Degraded; roll back if asked)
 		r.revokePhase,    // revoke the old credential (or a failed rotation's new one) at the provider
 		r.syncTargets,    // restore targets that drifted from the current value
 	}

@@ -18,6 +18,9 @@ const (
 	ConditionRotationScheduled = "RotationScheduled"
 	// ConditionNotificationFailing is True while a notification could not be delivered; rotations go on.
 	ConditionNotificationFailing = "NotificationFailing"
+	// ConditionDegraded is True when a workload stopped being healthy while a new value was observed
+	// (spec.observe); False once the watch ended or the workloads are healthy again.
+	ConditionDegraded = "Degraded"
 )
 
 // Condition reasons. Event reasons are the same strings, so `kubectl describe` tells one story.
@@ -85,6 +88,12 @@ const (
 	ReasonWindowMissed = "WindowMissed"
 	// ReasonWaitingForDependency: a due rotation waits for a RotatedSecret it depends on (named in the message).
 	ReasonWaitingForDependency = "WaitingForDependency"
+	// ReasonDegraded: a workload stopped being healthy while the new value was observed.
+	ReasonDegraded = "Degraded"
+	// ReasonObserving: the workloads are healthy and still watched after a commit.
+	ReasonObserving = "Observing"
+	// ReasonObserved: the watch after the commit ended with every workload healthy.
+	ReasonObserved = "Observed"
 	// ReasonQueued: a due rotation waits for a rollout slot (--max-concurrent-rollouts).
 	ReasonQueued = "Queued"
 	// ReasonValueReused: a new value equals the current, previous or a past value of a RotatedSecret (named in the

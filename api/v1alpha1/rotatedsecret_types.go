@@ -122,6 +122,12 @@ type RotatedSecretSpec struct {
 	// +optional
 	DependsOnSoak Duration `json:"dependsOnSoak,omitempty"`
 
+	// Observe keeps watching every workload of every stage for a while after a commit ("monitor for at least 30
+	// minutes"): one that stops being healthy sets Degraded=True, a Warning Event and a Degraded notification, and
+	// with onDegraded: Rollback (while the previous value is still kept) rolls back to it.
+	// +optional
+	Observe *ObserveSpec `json:"observe,omitempty"`
+
 	// RevisionHistoryLimit is how many rotations status.history keeps. Default 10.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100

@@ -182,6 +182,10 @@ type RotatedSecretStatus struct {
 	// +optional
 	Scheduled *ScheduledRotation `json:"scheduled,omitempty"`
 
+	// Observation is the watch over the workloads after the last commit (spec.observe).
+	// +optional
+	Observation *ObservationStatus `json:"observation,omitempty"`
+
 	// Notifications records what was notified and what is still to be delivered.
 	// +optional
 	Notifications *NotificationStatus `json:"notifications,omitempty"`

@@ -182,3 +182,42 @@ type DependencyRef struct {
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 }
+
+// DegradedPolicy is what happens when a workload stops being healthy while a new value is observed.
+// +kubebuilder:validation:Enum=Notify;Rollback
+type DegradedPolicy string
+
+// Degraded policies.
+const (
+	// DegradedNotify sets Degraded=True, emits a Warning Event and a Degraded notification.
+	DegradedNotify DegradedPolicy = "Notify"
+	// DegradedRollback does that and, while the previous value is still kept (spec.previous), rolls back to it as
+	// a failed validation would.
+	DegradedRollback DegradedPolicy = "Rollback"
+)
+
+// ObserveSpec keeps watching the workloads after a rotation committed.
+type ObserveSpec struct {
+	// Duration of the watch after each commit ("30m").
+	Duration Duration `json:"duration"`
+
+	// OnDegraded: Notify (default) or Rollback.
+	// +kubebuilder:default=Notify
+	// +optional
+	OnDegraded DegradedPolicy `json:"onDegraded,omitempty"`
+}
+
+// ObservationStatus is the watch over the workloads after the last commit.
+type ObservationStatus struct {
+	// Revision observed.
+	Revision int64 `json:"revision"`
+	// Until is when the watch ends.
+	Until metav1.Time `json:"until"`
+	// Degraded is true once a workload stopped being healthy during the watch.
+	// +optional
+	Degraded bool `json:"degraded,omitempty"`
+	// Message names the workload and what is wrong with it.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+}
