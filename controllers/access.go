@@ -91,9 +91,16 @@ func (r *RotatedSecretReconciler) checkAccess(ctx context.Context, s *scope) out
 			}
 		}
 	}
-	if v := s.rs.Spec.Validation; v != nil && len(v.Jobs) > 0 {
-		actions = append(actions, tenancy.Action{Verb: "create", Group: "batch", Resource: "jobs", Namespace: ns})
-		for _, j := range v.Jobs {
+	var jobs []rotationv1alpha1.ValidationJob
+	if v := s.rs.Spec.Validation; v != nil {
+		jobs = append(jobs, v.Jobs...)
+	}
+	if pr := s.rs.Spec.PostRotation; pr != nil {
+		jobs = append(jobs, pr.Jobs...)
+	}
+	if len(jobs) > 0 {
+		actions = append(actions, jobAction(ns))
+		for _, j := range jobs {
 			// Running a pod as a ServiceAccount hands it that ServiceAccount's token: the RotatedSecret's own
 			// ServiceAccount must be allowed to mint one itself.
 			if sa := jobServiceAccount(j); sa != s.actor.ServiceAccount {
@@ -112,6 +119,11 @@ func (r *RotatedSecretReconciler) checkAccess(ctx context.Context, s *scope) out
 		}
 	}
 	return goOnOutcome()
+}
+
+// jobAction is creating a Job in namespace.
+func jobAction(namespace string) tenancy.Action {
+	return tenancy.Action{Verb: "create", Group: "batch", Resource: "jobs", Namespace: namespace}
 }
 
 // jobServiceAccount is the ServiceAccount a validation Job's pods run as.

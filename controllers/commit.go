@@ -53,6 +53,7 @@ func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) outcome 
 	s.setCondition(rotationv1alpha1.ConditionRotating, metav1.ConditionFalse, rotationv1alpha1.ReasonRotated, msg)
 	s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonRotated, "Rotate", "%s", msg)
 	s.notify(rotationv1alpha1.NotifySucceeded, p.Revision, msg, nil)
+	s.startPostRotation(p.Revision)
 	if err := r.persist(ctx, s); err != nil {
 		return retry(err)
 	}

@@ -6,7 +6,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/fixture"
@@ -90,3 +93,43 @@ var _ = Describe("Watching the workloads after a rotation (spec.observe)", func(
 		expectDegraded(rs, metav1.ConditionFalse, rotationv1alpha1.ReasonObserved)
 	})
 })
+
+var _ = Describe("Post-rotation Jobs (spec.postRotation)", func() {
+	It("run once the rotation committed; a failure warns and notifies and never rolls back", func() {
+		ns := backendWithOperator()
+		rs := jwtWithRollout(ns)
+		rs.Spec.PostRotation = &rotationv1alpha1.PostRotationSpec{Jobs: []rotationv1alpha1.ValidationJob{
+			{Name: "purge", Template: testgen.JobTemplate(nil)}}}
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		waitForTemplate(ns, "esim-worker", "jwt", 1)
+		Consistently(func() bool { return jobExists(ns, "jwt-post-purge-r1") }, time.Second).Should(BeFalse(),
+			"nothing runs before the rotation committed")
+		rollOutRevision(ns, 1)
+		cluster.WaitForRevision(rs, 1)
+		waitForJob(ns, "jwt-post-purge-r1")
+		Expect(job(ns, "jwt-post-purge-r1").Spec.Template.Spec.Containers[0].Env).To(ContainElement(
+			HaveField("Name", rotationv1alpha1.RevisionEnv)))
+		finishJob(ns, "jwt-post-purge-r1", false)
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonPostRotationFailed))
+		got := settle(rs)
+		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1), "a failed post-rotation Job rolls nothing back")
+		Expect(got.Status.PostRotation.Jobs).To(ConsistOf(HaveField("Result", rotationv1alpha1.JobFailed)))
+
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "two")
+		rollOutRevision(ns, 2)
+		cluster.WaitForRevision(rs, 2)
+		waitForJob(ns, "jwt-post-purge-r2")
+		finishJob(ns, "jwt-post-purge-r2", true)
+		Eventually(func() []string { return eventReasons(rs) }, wait).Should(ContainElement(rotationv1alpha1.ReasonPostRotationSucceeded))
+	})
+})
+
+// jobExists reports whether a Job exists.
+func jobExists(ns, name string) bool {
+	err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &batchv1.Job{})
+	if apierrors.IsNotFound(err) {
+		return false
+	}
+	Expect(err).NotTo(HaveOccurred())
+	return true
+}

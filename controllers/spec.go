@@ -113,35 +113,50 @@ func checkRollout(ro *rotationv1alpha1.RolloutSpec) outcome {
 // and owner to the operator, and (once per spec generation, while nothing is pending, with a server-side dry
 // run) templates the API server accepts.
 func (r *RotatedSecretReconciler) checkValidation(ctx context.Context, s *scope) outcome {
-	v := s.rs.Spec.Validation
-	if v == nil {
-		return goOnOutcome()
+	if v := s.rs.Spec.Validation; v != nil {
+		if msg := checkTimeout(validationTimeout(v)); msg != "" {
+			return invalid("spec.validation.timeout: %s", msg)
+		}
+		if o := r.checkJobs(ctx, s, "spec.validation", v.Jobs, validationJobName); o.done() {
+			return o
+		}
 	}
-	if msg := checkTimeout(validationTimeout(v)); msg != "" {
-		return invalid("spec.validation.timeout: %s", msg)
+	if pr := s.rs.Spec.PostRotation; pr != nil {
+		if msg := checkTimeout(postRotationTimeout(pr)); msg != "" {
+			return invalid("spec.postRotation.timeout: %s", msg)
+		}
+		return r.checkJobs(ctx, s, "spec.postRotation", pr.Jobs, postJobName)
 	}
+	return goOnOutcome()
+}
+
+// checkJobs checks the Jobs of field (validation or post-rotation) named by name: names that fit, templates that
+// leave name, namespace and owner to the operator, and (once per spec generation, while nothing is pending, with
+// a server-side dry run as the RotatedSecret's actor) templates the API server accepts.
+func (r *RotatedSecretReconciler) checkJobs(ctx context.Context, s *scope, field string, jobs []rotationv1alpha1.ValidationJob,
+	name func(rs, job string, rev int64) string) outcome {
 	rev := nextRevision(s.rs.Status)
-	for i, j := range v.Jobs {
-		if len(validationJobName(s.rs.Name, j.Name, rev+999999)) > maxJobName {
-			return invalid("spec.validation.jobs[%d]: Job names %s-%s-r<revision> would exceed %d characters; "+
-				"shorten the job name", i, s.rs.Name, j.Name, maxJobName)
+	for i, j := range jobs {
+		if n := name(s.rs.Name, j.Name, rev+999999); len(n) > maxJobName {
+			return invalid("%s.jobs[%d]: Job names like %s would exceed %d characters; shorten the job name",
+				field, i, n, maxJobName)
 		}
 		m := j.Template.ObjectMeta
 		if m.Name != "" || m.GenerateName != "" || m.Namespace != "" || len(m.OwnerReferences) > 0 {
-			return invalid("spec.validation.jobs[%d].template.metadata: name, generateName, namespace and "+
-				"ownerReferences are set by the operator; remove them", i)
+			return invalid("%s.jobs[%d].template.metadata: name, generateName, namespace and "+
+				"ownerReferences are set by the operator; remove them", field, i)
 		}
 	}
 	if s.rs.Generation == s.rs.Status.ObservedGeneration || s.rs.Status.Pending != nil {
 		return goOnOutcome()
 	}
-	for i, j := range v.Jobs {
-		job, err := r.buildJob(s.rs, j, validationJobName(s.rs.Name, j.Name, rev), rev)
+	for i, j := range jobs {
+		job, err := r.buildJob(s.rs, j, name(s.rs.Name, j.Name, rev), rev)
 		if err == nil {
 			err = s.actor.Writer.Create(ctx, job, client.DryRunAll, client.FieldOwner(FieldOwner))
 		}
 		if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) {
-			return invalid("spec.validation.jobs[%d].template: the API server refuses it: %v", i, err)
+			return invalid("%s.jobs[%d].template: the API server refuses it: %v", field, i, err)
 		}
 	}
 	return goOnOutcome()
@@ -201,6 +216,13 @@ func stageTimeout(stage rotationv1alpha1.RolloutStage) rotationv1alpha1.Duration
 func validationTimeout(v *rotationv1alpha1.ValidationSpec) rotationv1alpha1.Duration {
 	if v.Timeout != "" {
 		return v.Timeout
+	}
+	return "15m"
+}
+
+func postRotationTimeout(pr *rotationv1alpha1.PostRotationSpec) rotationv1alpha1.Duration {
+	if pr.Timeout != "" {
+		return pr.Timeout
 	}
 	return "15m"
 }

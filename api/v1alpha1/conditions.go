@@ -94,6 +94,10 @@ const (
 	ReasonObserving = "Observing"
 	// ReasonObserved: the watch after the commit ended with every workload healthy.
 	ReasonObserved = "Observed"
+	// ReasonPostRotationFailed: a post-rotation Job failed or did not finish in time; nothing is rolled back.
+	ReasonPostRotationFailed = "PostRotationFailed"
+	// ReasonPostRotationSucceeded: every post-rotation Job succeeded.
+	ReasonPostRotationSucceeded = "PostRotationSucceeded"
 	// ReasonQueued: a due rotation waits for a rollout slot (--max-concurrent-rollouts).
 	ReasonQueued = "Queued"
 	// ReasonValueReused: a new value equals the current, previous or a past value of a RotatedSecret (named in the

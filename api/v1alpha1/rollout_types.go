@@ -219,3 +219,19 @@ type ValidationStatus struct {
 	// +optional
 	Jobs []ValidationJobStatus `json:"jobs,omitempty"`
 }
+
+// PostRotationSpec runs Jobs once a rotation committed ("purge residual sessions").
+type PostRotationSpec struct {
+	// Jobs run once per committed revision, at the same time, as the validation Jobs do (same template rules; the
+	// Job is named <rotatedsecret>-post-<name>-r<revision>). A failure or a timeout is a Warning Event
+	// (PostRotationFailed) and a Failed notification; it never rolls back.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=map
+	// +listMapKey=name
+	Jobs []ValidationJob `json:"jobs"`
+
+	// Timeout for all Jobs to finish; default 15m, at least 1m.
+	// +optional
+	Timeout Duration `json:"timeout,omitempty"`
+}

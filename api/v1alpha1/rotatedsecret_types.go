@@ -122,6 +122,11 @@ type RotatedSecretSpec struct {
 	// +optional
 	DependsOnSoak Duration `json:"dependsOnSoak,omitempty"`
 
+	// PostRotation runs Jobs after each commit (e.g. purge residual sessions); their failure warns and notifies, and
+	// never rolls back.
+	// +optional
+	PostRotation *PostRotationSpec `json:"postRotation,omitempty"`
+
 	// Observe keeps watching every workload of every stage for a while after a commit ("monitor for at least 30
 	// minutes"): one that stops being healthy sets Degraded=True, a Warning Event and a Degraded notification, and
 	// with onDegraded: Rollback (while the previous value is still kept) rolls back to it.
@@ -261,6 +266,7 @@ type PreviousSpec struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 244",message="metadata.name must be at most 244 characters: the staging Secret is named <name>-rotation"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.validation) || !has(self.spec.validation.jobs) || self.spec.validation.jobs.all(j, size(self.metadata.name) + size(j.name) <= 53)",message="metadata.name and each validation job name together must be at most 53 characters: Jobs are named <name>-<job>-r<revision>, at most 63",fieldPath=".spec.validation.jobs"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.postRotation) || self.spec.postRotation.jobs.all(j, size(self.metadata.name) + size(j.name) <= 48)",message="metadata.name and each post-rotation job name together must be at most 48 characters: Jobs are named <name>-post-<job>-r<revision>, at most 63",fieldPath=".spec.postRotation.jobs"
 type RotatedSecret struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

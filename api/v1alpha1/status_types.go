@@ -182,6 +182,10 @@ type RotatedSecretStatus struct {
 	// +optional
 	Scheduled *ScheduledRotation `json:"scheduled,omitempty"`
 
+	// PostRotation is the post-rotation Jobs of the last committed revision (spec.postRotation).
+	// +optional
+	PostRotation *ValidationStatus `json:"postRotation,omitempty"`
+
 	// Observation is the watch over the workloads after the last commit (spec.observe).
 	// +optional
 	Observation *ObservationStatus `json:"observation,omitempty"`
