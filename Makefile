@@ -61,7 +61,7 @@ test-unit: ## Unit tests only (no API server).
 FUZZTIME ?= 10s
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (10s): durations, annotations, http templates and responses, staging keys, fingerprint stdin.
+fuzz: ## Run each fuzz target for FUZZTIME (10s): durations, annotations, http templates and responses, staging keys, fingerprint stdin, egress hosts, schedules, notifications.
 	go test ./api/v1alpha1 -run '^$$' -fuzz '^FuzzDurationParse$$' -fuzztime $(FUZZTIME)
 	go test ./internal/policy -run '^$$' -fuzz '^FuzzRequestAnnotations$$' -fuzztime $(FUZZTIME)
 	go test ./internal/provider/httpapi -run '^$$' -fuzz '^FuzzTemplate$$' -fuzztime $(FUZZTIME)
@@ -70,6 +70,8 @@ fuzz: ## Run each fuzz target for FUZZTIME (10s): durations, annotations, http t
 	go test ./internal/provider/httpapi -run '^$$' -fuzz '^FuzzVendorCode$$' -fuzztime $(FUZZTIME)
 	go test ./internal/staging -run '^$$' -fuzz '^FuzzStagingKeys$$' -fuzztime $(FUZZTIME)
 	go test ./internal/egress -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	go test ./internal/schedule -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	go test ./internal/notify -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME)
 	go test ./hack/fingerprint -run '^$$' -fuzz '^FuzzRunStdin$$' -fuzztime $(FUZZTIME)
 	go test ./hack/fingerprint -run '^$$' -fuzz '^FuzzRunEchoesNothing$$' -fuzztime $(FUZZTIME)
 
