@@ -34,7 +34,7 @@ func (s *scope) notify(event rotationv1alpha1.NotifyEvent, rev int64, msg string
 		if st.Notifications == nil {
 			st.Notifications = &rotationv1alpha1.NotificationStatus{}
 		}
-		id := notify.DeliveryID(s.rs.Namespace, s.rs.Name, rev, notify.Event(event), i)
+		id := notify.DeliveryID(string(s.rs.UID), s.rs.Namespace, s.rs.Name, rev, notify.Event(event), i)
 		if queued(st.Notifications, id) {
 			continue // the same fact told again (a retried attempt): one notification per revision and event
 		}
@@ -63,9 +63,22 @@ func queued(ns *rotationv1alpha1.NotificationStatus, id string) bool {
 // rotation: it always lets the next phase run.
 func (r *RotatedSecretReconciler) deliver(ctx context.Context, s *scope) outcome {
 	ns := s.rs.Status.Notifications
-	if ns == nil || len(ns.Outbox) == 0 {
+	if ns == nil || !slices.ContainsFunc(ns.Outbox, func(d rotationv1alpha1.Delivery) bool {
+		return d.NextAttempt == nil || !s.now.Before(d.NextAttempt.Time)
+	}) {
+		if ns != nil {
+			for _, d := range ns.Outbox {
+				s.wakeAt(d.NextAttempt.Time, 0)
+			}
+		}
 		return goOnOutcome()
 	}
+	// A pass on a stale copy would send what an earlier pass already delivered and removed: only the API
+	// server's copy decides what is still to be sent.
+	if err := s.ensureFresh(ctx, r); err != nil {
+		return retry(err)
+	}
+	ns = s.rs.Status.Notifications
 	kept := ns.Outbox[:0:0]
 	for _, d := range ns.Outbox {
 		if d.NextAttempt != nil && s.now.Before(d.NextAttempt.Time) {

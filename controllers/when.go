@@ -44,11 +44,24 @@ func (r *RotatedSecretReconciler) when(ctx context.Context, s *scope) outcome {
 	if trigger == rotationv1alpha1.TriggerTTLExpired && (st.NextRotationTime == nil || !st.NextRotationTime.Time.Equal(start)) {
 		st.NextRotationTime = &metav1.Time{Time: start}
 	}
-	if s.notice > 0 && (sc == nil || sc.NoticeTime == nil) {
-		if now.Before(planned.Add(-s.notice)) {
-			s.wakeAt(planned.Add(-s.notice), policy.Jitter(string(s.rs.UID), s.ttl))
-			return s.hold(now, trigger, due, planned, nil, missed, planned, "")
+	var noticeTime *metav1.Time
+	if sc != nil {
+		noticeTime = sc.NoticeTime
+	}
+	giveNotice := s.notice > 0 && noticeTime == nil
+	if giveNotice && now.Before(planned.Add(-s.notice)) {
+		s.wakeAt(planned.Add(-s.notice), policy.Jitter(string(s.rs.UID), s.ttl))
+		return s.hold(now, trigger, due, planned, nil, missed, planned, "")
+	}
+	if giveNotice || !now.Before(start) {
+		// The dependencies come before the notice, so a notice promises a start that holds.
+		if o := r.waitForDependencies(ctx, s, now, due); o.done() || s.holding {
+			// Keep the plan, so the rotation stays due since the same time while it waits.
+			s.record(trigger, due, start, noticeTime, missed)
+			return o
 		}
+	}
+	if giveNotice {
 		start = later(planned, now.Add(s.notice))
 		msg := fmt.Sprintf("%s rotation scheduled for %s (notice of %s given at %s)", trigger, rfc3339(start),
 			s.rs.Spec.Notice, rfc3339(now))
@@ -59,17 +72,8 @@ func (r *RotatedSecretReconciler) when(ctx context.Context, s *scope) outcome {
 		}
 		return s.hold(now, trigger, due, start, &metav1.Time{Time: now}, missed, start, msg)
 	}
-	var noticeTime *metav1.Time
-	if sc != nil {
-		noticeTime = sc.NoticeTime
-	}
 	if now.Before(start) {
 		return s.hold(now, trigger, due, start, noticeTime, missed, start, "")
-	}
-	if o := r.waitForDependencies(ctx, s, now, due); o.done() || s.holding {
-		// Keep the plan, so the rotation stays due since the same time while it waits.
-		s.record(trigger, due, start, noticeTime, missed)
-		return o
 	}
 	// Free to start: decide starts it (or queues it for a rollout slot) and clears the plan.
 	s.windowMissed = missed

@@ -134,7 +134,7 @@ func TestSendRetriesWithTheSameID(t *testing.T) {
 	hook := newWebhook(t, http.StatusServiceUnavailable, http.StatusOK)
 	s := &Sender{}
 	url := hook.srv.URL + slackPath
-	id := DeliveryID("payments", "stripe-key", 7, EventSucceeded, 0)
+	id := DeliveryID("0a5e", "payments", "stripe-key", 7, EventSucceeded, 0)
 
 	err := s.Send(context.Background(), url, []byte(`{"n":1}`), id)
 	g.Expect(IsRetryable(err)).To(BeTrue(), "503 is retryable: %v", err)
