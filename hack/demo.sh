@@ -2,12 +2,15 @@
 # What `make demo` runs: a local cluster (hack/local-cluster.sh: etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler and kwok simulated nodes, so Deployments really roll and Jobs really run), the operator against
 # it, and the sample backend of hack/demo/: Deployments esim-worker and backend-api reading Secret backend-env, and
-# the JWT_SECRET and COOKIE_SECRET RotatedSecrets with a staged rollout (workers, then the API) and a smoke Job.
-# Then two forced rotations of jwt-secret: one that succeeds, and one whose smoke Job fails and that is rolled
-# back. For each it prints a timeline from the operator's Events and status.
+# the JWT_SECRET and COOKIE_SECRET RotatedSecrets with a staged rollout (workers, then the API) and a smoke Job, and
+# their staging twins in namespace backend-staging. Notifications go to a local webhook receiver
+# (hack/webhook-receiver), which logs each delivery. Then two forced rotations of jwt-secret: one that succeeds,
+# and one whose smoke Job fails and that is rolled back; then one of cookie-secret that gives notice and waits for
+# its staging twin to rotate and stay Ready (the demo cuts the samples' 10m notice and 1h soak to 1m each, so this
+# one takes about a minute). For each it prints a timeline from the operator's Events and status.
 #
-# Everything it starts is stopped at the end (operator, then the cluster), on success, failure or Ctrl-C. Secret
-# values are never printed: only key names, revisions and keyed fingerprints.
+# Everything it starts is stopped at the end (operator, webhook receiver, then the cluster), on success, failure
+# or Ctrl-C. Secret values are never printed: only key names, revisions and keyed fingerprints.
 #
 # Usage: bash hack/demo.sh    (the first run builds the Kubernetes components, etcd and kwok: several minutes)
 set -euo pipefail
@@ -16,6 +19,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 ns=backend                          # where the sample backend lives
+staging_ns=backend-staging          # where the staging twins of its RotatedSecrets live
 operator_ns=secret-rotator-system   # where the operator keeps its fingerprint key
 wait_timeout=120                    # seconds for each wait on the operator
 fail_label=pod-container-running-failed.stage.kwok.x-k8s.io # kwok fails a pod with this label 1-2s after it runs
@@ -24,6 +28,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/secret-rotator-demo.XXXXXX")
 cluster_dir="$tmp/cluster"
 cluster_started=""
 mgr_pid=""
+receiver_pid=""
 start_seconds=$SECONDS
 
 # Formatting: bold section headers on a terminal, plain text otherwise.
@@ -67,7 +72,7 @@ cleanup() {
   trap - EXIT INT TERM
   set +e
   if [ "$rc" -ne 0 ]; then
-    for log in "$tmp/manager.log" "$tmp/cluster-up.log"; do
+    for log in "$tmp/manager.log" "$tmp/webhooks.log" "$tmp/cluster-up.log"; do
       if [ -s "$log" ]; then
         section "Last lines of ${log#"$tmp/"}"
         tail -n 30 "$log"
@@ -76,6 +81,7 @@ cleanup() {
   fi
   section "Cleaning up"
   stop_pid operator "$mgr_pid"
+  stop_pid "webhook receiver" "$receiver_pid"
   if [ -n "$cluster_started" ]; then
     info "Stopping the local cluster (hack/local-cluster.sh down)"
     if ! LOCAL_CLUSTER_DIR="$cluster_dir" bash hack/local-cluster.sh down >"$tmp/cluster-down.log" 2>&1; then
@@ -99,8 +105,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# field prints one field of a RotatedSecret (jsonpath, e.g. .status.currentRevision).
-field() { kubectl get rotsec "$1" -n "$ns" -o jsonpath="{$2}"; }
+# field prints one field of a RotatedSecret (jsonpath, e.g. .status.currentRevision), in namespace $3 (default
+# backend).
+field() { kubectl get rotsec "$1" -n "${3:-$ns}" -o jsonpath="{$2}"; }
+
+# condition prints "<reason>: <message>" of condition $2 of RotatedSecret $1 in namespace $3 (default backend).
+condition() {
+  local c=".status.conditions[?(@.type==\"$2\")]"
+  kubectl get rotsec "$1" -n "${3:-$ns}" -o jsonpath="{$c.reason}: {$c.message}"
+}
 
 # now is the time in UTC with microseconds, as the operator's Events carry it.
 now() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
@@ -116,11 +129,12 @@ target_fingerprints() {
 # target_fingerprint prints the fingerprint of one key of backend-env.
 target_fingerprint() { target_fingerprints "$1" | cut -d' ' -f2; }
 
-# wait_outcome waits until the history record of a revision has an outcome other than InProgress and prints it.
+# wait_outcome waits until the history record of a revision has an outcome other than InProgress and prints it
+# (namespace $3, default backend).
 wait_outcome() {
   local name=$1 rev=$2 outcome="" deadline=$((SECONDS + wait_timeout))
   while [ "$SECONDS" -lt "$deadline" ]; do
-    outcome=$(field "$name" ".status.history[?(@.revision==$rev)].outcome")
+    outcome=$(field "$name" ".status.history[?(@.revision==$rev)].outcome" "${3:-}")
     if [ -n "$outcome" ] && [ "$outcome" != InProgress ]; then
       echo "$outcome"
       return 0
@@ -129,6 +143,42 @@ wait_outcome() {
     sleep 0.5
   done
   die "revision $rev of $name did not finish within ${wait_timeout}s (outcome '${outcome:-none}')"
+}
+
+# wait_reason waits until condition $2 of RotatedSecret $1 (namespace backend) has one of the reasons $3 (a
+# regular expression) and prints "<reason>: <message>".
+wait_reason() {
+  local name=$1 type=$2 reasons=$3 now_is="" deadline=$((SECONDS + wait_timeout))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    now_is=$(condition "$name" "$type")
+    if [[ $now_is =~ ^($reasons): ]]; then
+      echo "$now_is"
+      return 0
+    fi
+    alive "$mgr_pid" || die "the operator exited"
+    sleep 0.2
+  done
+  die "condition $type of $name did not get reason $reasons within ${wait_timeout}s (now '${now_is%%:*}')"
+}
+
+# wait_delivery waits until the webhook receiver has logged event $1 about RotatedSecret $2 (namespace/name)
+# revision $3, and prints that line.
+wait_delivery() {
+  local pattern=" event=$1 rotatedsecret=$2 revision=$3\$" deadline=$((SECONDS + 30))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if grep -m 1 -E "$pattern" "$tmp/webhooks.log"; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  die "the webhook receiver got no $1 notification about $2 revision $3 within 30s"
+}
+
+# timeline prints the Events of RotatedSecret $1 in namespace $3 (default backend) since $2, with its validation
+# Jobs and the history record of the rotation they started.
+timeline() {
+  kubectl get events.events.k8s.io,rotatedsecrets,jobs,pods -n "${3:-$ns}" -o json |
+    python3 hack/demo/report.py timeline "$1" "$2"
 }
 
 # annotations is a go-template fragment that sets $j and $c to the jwt-secret and cookie-secret restart
@@ -168,16 +218,15 @@ rotate() {
   outcome=$(wait_outcome jwt-secret "$2")
   info ""
   info "Timeline (Events of rotsec/jwt-secret; seconds since the annotation):"
-  kubectl get events.events.k8s.io,rotatedsecrets,jobs,pods -n "$ns" -o json |
-    python3 hack/demo/report.py timeline jwt-secret "$since"
+  timeline jwt-secret "$since"
 }
 
 command -v kubectl >/dev/null || die "kubectl not found in PATH"
 command -v python3 >/dev/null || die "python3 not found in PATH"
 
 section "Building"
-info "bin/manager, bin/fingerprint"
-go build -o bin/ ./cmd/manager ./hack/fingerprint
+info "bin/manager, bin/fingerprint, bin/webhook-receiver"
+go build -o bin/ ./cmd/manager ./hack/fingerprint ./hack/webhook-receiver
 
 section "Starting a local cluster (hack/local-cluster.sh up)"
 info "etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on 127.0.0.1; state in $cluster_dir"
@@ -193,24 +242,53 @@ kubeconfig=$(sed -n 's/^KUBECONFIG=//p' "$tmp/cluster-up.out" | tail -n 1)
 export KUBECONFIG="$kubeconfig"
 info "Nodes: $(kubectl get nodes -o name | paste -sd ' ')"
 
+section "Starting the webhook receiver (hack/webhook-receiver)"
+bin/webhook-receiver -addr 127.0.0.1:0 -url-file "$tmp/receiver.url" >"$tmp/webhooks.log" 2>&1 &
+receiver_pid=$!
+for ((i = 0; i < 50; i++)); do
+  [ -s "$tmp/receiver.url" ] && break
+  alive "$receiver_pid" || die "the webhook receiver exited: $(cat "$tmp/webhooks.log")"
+  sleep 0.1
+done
+[ -s "$tmp/receiver.url" ] || die "the webhook receiver wrote no URL within 5s"
+receiver_url=$(<"$tmp/receiver.url")
+receiver_addr=${receiver_url#http://}
+info "Receiver pid $receiver_pid on ${receiver_addr%%/*}, log in $tmp/webhooks.log"
+info "It answers 204 and logs each delivery's id, event, RotatedSecret and revision, never a body"
+
 section "Installing the CRD and starting the operator"
 kubectl apply --server-side -f config/crd/bases/ | indent
 kubectl wait --for condition=Established crd/rotatedsecrets.rotation.tribi.io --timeout=60s >/dev/null
 kubectl create namespace "$operator_ns" >/dev/null
 # As config/default: each RotatedSecret acts as the ServiceAccount secret-rotator of its namespace (config/tenant).
+# Production's RotatedSecrets depend on their twins in backend-staging, which needs cross-namespace references;
+# notifications may go to the receiver on 127.0.0.1 (plain http is allowed to a loopback address only).
 POD_NAMESPACE="$operator_ns" bin/manager --metrics-bind-address=0 --health-probe-bind-address=0 \
-  --default-service-account=secret-rotator >"$tmp/manager.log" 2>&1 &
+  --default-service-account=secret-rotator --no-cross-namespace-refs=false --http-allowed-hosts=127.0.0.1 \
+  >"$tmp/manager.log" 2>&1 &
 mgr_pid=$!
 info "Operator pid $mgr_pid, log in $tmp/manager.log"
+info "Flags: --default-service-account=secret-rotator --no-cross-namespace-refs=false --http-allowed-hosts=127.0.0.1"
 
 section "Applying the sample backend (kubectl apply -k hack/demo)"
-# hack/demo adds a rollout (workers, then api) and a smoke Job to the RotatedSecrets of config/samples.
-kubectl apply -k hack/demo | indent
-info "Waiting for both RotatedSecrets to be Ready: their first value is written, both stages rolled, smoke passed"
-kubectl wait --for=condition=Ready rotsec --all -n "$ns" --timeout="${wait_timeout}s" | indent
+# The webhook Secret the RotatedSecrets name (spec.notify) exists before them, so even their first rotation is
+# delivered at once. Its value, the receiver's URL, is not shown: a real webhook URL is a credential.
+kubectl apply -f hack/demo/namespace.yaml | indent
+for n in "$ns" "$staging_ns"; do
+  kubectl create secret generic rotation-hooks -n "$n" --from-literal=url="$receiver_url" >/dev/null
+done
+info "secret/rotation-hooks created in $ns and $staging_ns (key url: the receiver's URL)"
+# hack/demo adds a rollout (workers, then api) and a smoke Job to the production RotatedSecrets of config/samples,
+# and shortens their notice and soak for the demo.
+kubectl apply -k hack/demo | grep -v '^namespace/' | indent
+info "Waiting for all four RotatedSecrets to be Ready: their first value is written; in $ns, both stages rolled"
+info "and smoke passed"
+for n in "$ns" "$staging_ns"; do
+  kubectl wait --for=condition=Ready rotsec --all -n "$n" --timeout="${wait_timeout}s" | sed "s/\$/ (in $n)/" | indent
+done
 kubectl rollout status deployment/esim-worker deployment/backend-api -n "$ns" --timeout=60s >/dev/null
 alive "$mgr_pid" || die "the operator exited"
-kubectl get rotsec -n "$ns" -o wide | indent
+kubectl get rotsec -A -o wide | indent
 info ""
 info "Keys of Secret $ns/backend-env with the keyed fingerprint of each value (values are never shown):"
 target_fingerprints COOKIE_SECRET JWT_SECRET | indent
@@ -275,8 +353,85 @@ kubectl wait --for=condition=Ready rotsec/jwt-secret -n "$ns" --timeout=60s >/de
 info "Then Ready again on revision $(field jwt-secret .status.currentRevision); revisions in status.history:" \
   "$(field jwt-secret '.status.history[*].revision') (no new attempt started by itself)"
 
-section "kubectl get rotsec -n $ns -o wide"
-kubectl get rotsec -n "$ns" -o wide
+# --- 3. Notice, a notification, and staging first ------------------------------------------------------------
+# backend/cookie-secret gives notice and depends on backend-staging/cookie-secret (config/samples), with the
+# demo's notice and soak of 1m. The operator looks at dependencies once the notice has run out, so staging is
+# rotated during the notice and its soak runs alongside: about a minute in all, not two.
+cookie_rev2=$((cookie_rev + 1))
+staging_rev=$(field cookie-secret .status.currentRevision "$staging_ns")
+staging_rev2=$((staging_rev + 1))
+section "3. Rotation of cookie-secret with notice, after its staging twin: revision $cookie_rev -> $cookie_rev2"
+info "cookie-secret gives notice $(field cookie-secret .spec.notice) and waits for $staging_ns/cookie-secret to rotate" \
+  "and stay Ready for $(field cookie-secret .spec.dependsOnSoak)"
+info "(the samples' 10m and 1h, cut for the demo); every RotatedSecret notifies the webhook receiver"
+since=$(now)
+token="demo-notice-$(date +%s)"
+info "kubectl annotate rotsec cookie-secret rotation.tribi.io/rotate=$token --overwrite"
+kubectl annotate rotsec cookie-secret -n "$ns" rotation.tribi.io/rotate="$token" --overwrite >/dev/null
+info "Condition RotationScheduled: $(wait_reason cookie-secret RotationScheduled RotationNotice)"
+notice_time=$(field cookie-secret .status.scheduled.noticeTime)
+notice_start=$(field cookie-secret .status.scheduled.startTime)
+info "status.scheduled: notice given at $notice_time, start at $notice_start"
+info "Event (kubectl get events -n $ns --field-selector reason=RotationNotice):"
+kubectl get events -n "$ns" --field-selector reason=RotationNotice,involvedObject.name=cookie-secret | indent
+info "The webhook receiver got the Scheduled notification:"
+wait_delivery Scheduled "$ns/cookie-secret" "$cookie_rev2" | indent
+
+# Status keeps whole seconds: staging rotated two seconds after the notice was given ends its soak two seconds
+# after the notice, so production visibly waits for it.
+notice_epoch=$(date -u -d "$notice_time" +%s)
+while [ "$(date -u +%s)" -lt $((notice_epoch + 2)) ]; do sleep 0.2; done
+
+info ""
+staging_since=$(now)
+token="demo-staging-$(date +%s)"
+info "During the notice, the staging twin is rotated (it gives no notice in the demo):"
+info "kubectl annotate rotsec cookie-secret -n $staging_ns rotation.tribi.io/rotate=$token --overwrite"
+kubectl annotate rotsec cookie-secret -n "$staging_ns" rotation.tribi.io/rotate="$token" --overwrite >/dev/null
+outcome=$(wait_outcome cookie-secret "$staging_rev2" "$staging_ns")
+[ "$outcome" = Succeeded ] || die "$staging_ns/cookie-secret revision $staging_rev2 ended $outcome, not Succeeded"
+info "Timeline (Events of $staging_ns/cookie-secret; seconds since its annotation):"
+timeline cookie-secret "$staging_since" "$staging_ns"
+staging_done=$(field cookie-secret ".status.history[?(@.revision==$staging_rev2)].completionTime" "$staging_ns")
+[ -z "$(field cookie-secret .status.pending.revision)" ] || die "cookie-secret started before its notice ran out"
+info "$ns/cookie-secret is still on revision $(field cookie-secret .status.currentRevision)," \
+  "condition RotationScheduled: $(condition cookie-secret RotationScheduled | cut -d: -f1)"
+
+info ""
+info "Once the notice runs out ($notice_start), $ns/cookie-secret waits for its dependency's soak:"
+# A slow poll could miss the few seconds of WaitingForDependency; its Event is checked below.
+waiting=$(wait_reason cookie-secret RotationScheduled 'WaitingForDependency|RotationStarted')
+info "Condition RotationScheduled: $waiting"
+outcome=$(wait_outcome cookie-secret "$cookie_rev2")
+[ "$outcome" = Succeeded ] || die "revision $cookie_rev2 of cookie-secret ended $outcome, not Succeeded"
+started=$(field cookie-secret ".status.history[?(@.revision==$cookie_rev2)].startTime")
+soak=$(field cookie-secret .spec.dependsOnSoak)
+[[ $soak =~ ^[0-9]+m$ ]] || die "expected dependsOnSoak in minutes in the demo, found $soak"
+soak_minutes=${soak%m}
+soaked=$(date -u -d "@$(($(date -u -d "$staging_done" +%s) + soak_minutes * 60))" +%Y-%m-%dT%H:%M:%SZ)
+[[ ! $started < $notice_start ]] || die "cookie-secret started at $started, before its notice ran out ($notice_start)"
+[[ ! $started < $soaked ]] || die "cookie-secret started at $started, before its dependency's soak ended ($soaked)"
+kubectl get events -n "$ns" --field-selector reason=WaitingForDependency,involvedObject.name=cookie-secret -o name |
+  grep -q . || die "cookie-secret has no WaitingForDependency Event"
+info "Timeline (Events of $ns/cookie-secret; seconds since its annotation):"
+timeline cookie-secret "$since"
+for event in Started Succeeded; do
+  wait_delivery "$event" "$ns/cookie-secret" "$cookie_rev2" >/dev/null
+done
+[ "$(target_fingerprint COOKIE_SECRET)" = "$(field cookie-secret .status.currentFingerprint)" ] ||
+  die "backend-env[COOKIE_SECRET] does not hold revision $cookie_rev2"
+info ""
+info "Result: Succeeded. Notice given at $notice_time for $notice_start"
+info "$staging_ns/cookie-secret rotated by $staging_done, Ready since, soak until $soaked"
+info "$ns/cookie-secret started at $started, after both: revision $(field cookie-secret .status.currentRevision)," \
+  "$(field cookie-secret .status.currentFingerprint), in backend-env[COOKIE_SECRET]"
+
+section "Notifications received by the webhook receiver ($tmp/webhooks.log)"
+info "One line per delivery: id (the Idempotency-Key header), event, RotatedSecret, revision; never a body"
+indent <"$tmp/webhooks.log"
+
+section "kubectl get rotsec -A -o wide"
+kubectl get rotsec -A -o wide
 
 section "kubectl describe rotsec jwt-secret -n $ns (Events of the two forced rotations)"
 # The header, then every line from the first rotation's RotationStarted on.

@@ -45,7 +45,7 @@ def timeline(name, since_text):
               and (event_time(e) or since) >= since]
     events.sort(key=event_time)
 
-    print(f"   {clock(since)}   +0.00s  {'Trigger':<17} rotation.tribi.io/rotate annotation set")
+    print(f"   {clock(since)}   +0.00s  {'Trigger':<20} rotation.tribi.io/rotate annotation set")
     revision = None
     for e in events:
         t = event_time(e)
@@ -54,7 +54,7 @@ def timeline(name, since_text):
             m = re.search(r"revision (\d+)", note)
             revision = int(m.group(1)) if m else None
         kind = "" if e.get("type") == "Normal" else f" [{e.get('type')}]"
-        print(f"   {clock(t)}  {(t - since).total_seconds():+6.2f}s  {e.get('reason', ''):<17} {note}{kind}")
+        print(f"   {clock(t)}  {(t - since).total_seconds():+6.2f}s  {e.get('reason', ''):<20} {note}{kind}")
 
     rs = next((o for o in by_kind.get("RotatedSecret", []) if o["metadata"]["name"] == name), None)
     if rs is None or revision is None:

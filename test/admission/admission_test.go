@@ -277,7 +277,7 @@ func TestAdmission(t *testing.T) {
 	g.Expect(rotationv1alpha1.AddToScheme(scheme)).To(Succeed())
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	g.Expect(err).NotTo(HaveOccurred())
-	for _, ns := range []string{namespace, "backend"} {
+	for _, ns := range []string{namespace, "backend", "backend-staging"} {
 		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
 	}
 
@@ -303,7 +303,11 @@ func TestAdmission(t *testing.T) {
 		files, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "rotation_*.yaml"))
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(files).NotTo(BeEmpty())
-		for _, f := range files {
+		// The staging twins have the names of their production RotatedSecrets, in namespace backend-staging.
+		staging, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "staging", "rotation_*.yaml"))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(staging).NotTo(BeEmpty())
+		for _, f := range append(files, staging...) {
 			data, err := os.ReadFile(f)
 			g.Expect(err).NotTo(HaveOccurred())
 			obj := &unstructured.Unstructured{}
