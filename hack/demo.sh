@@ -360,14 +360,32 @@ info "Then Ready again on revision $(field jwt-secret .status.currentRevision); 
 cookie_rev2=$((cookie_rev + 1))
 staging_rev=$(field cookie-secret .status.currentRevision "$staging_ns")
 staging_rev2=$((staging_rev + 1))
-section "3. Rotation of cookie-secret with notice, after its staging twin: revision $cookie_rev -> $cookie_rev2"
-info "cookie-secret gives notice $(field cookie-secret .spec.notice) and waits for $staging_ns/cookie-secret to rotate" \
-  "and stay Ready for $(field cookie-secret .spec.dependsOnSoak)"
-info "(the samples' 10m and 1h, cut for the demo); every RotatedSecret notifies the webhook receiver"
+section "3. Rotation of cookie-secret after its staging twin, with notice: revision $cookie_rev -> $cookie_rev2"
+info "cookie-secret waits for $staging_ns/cookie-secret to rotate and stay Ready for $(field cookie-secret .spec.dependsOnSoak)," \
+  "then gives notice $(field cookie-secret .spec.notice)"
+info "(the samples' 1h and 10m, cut for the demo); every RotatedSecret notifies the webhook receiver"
 since=$(now)
 token="demo-notice-$(date +%s)"
 info "kubectl annotate rotsec cookie-secret rotation.tribi.io/rotate=$token --overwrite"
 kubectl annotate rotsec cookie-secret -n "$ns" rotation.tribi.io/rotate="$token" --overwrite >/dev/null
+info "Condition RotationScheduled: $(wait_reason cookie-secret RotationScheduled WaitingForDependency)"
+
+info ""
+staging_since=$(now)
+token="demo-staging-$(date +%s)"
+info "The staging twin is rotated first (it gives no notice in the demo):"
+info "kubectl annotate rotsec cookie-secret -n $staging_ns rotation.tribi.io/rotate=$token --overwrite"
+kubectl annotate rotsec cookie-secret -n "$staging_ns" rotation.tribi.io/rotate="$token" --overwrite >/dev/null
+outcome=$(wait_outcome cookie-secret "$staging_rev2" "$staging_ns")
+[ "$outcome" = Succeeded ] || die "$staging_ns/cookie-secret revision $staging_rev2 ended $outcome, not Succeeded"
+info "Timeline (Events of $staging_ns/cookie-secret; seconds since its annotation):"
+timeline cookie-secret "$staging_since" "$staging_ns"
+staging_done=$(field cookie-secret ".status.history[?(@.revision==$staging_rev2)].completionTime" "$staging_ns")
+[ -z "$(field cookie-secret .status.pending.revision)" ] || die "cookie-secret started before its dependency's soak"
+info "$ns/cookie-secret is still on revision $(field cookie-secret .status.currentRevision): the soak runs"
+
+info ""
+info "Once the soak has run, $ns/cookie-secret gives notice:"
 info "Condition RotationScheduled: $(wait_reason cookie-secret RotationScheduled RotationNotice)"
 notice_time=$(field cookie-secret .status.scheduled.noticeTime)
 notice_start=$(field cookie-secret .status.scheduled.startTime)
@@ -376,32 +394,6 @@ info "Event (kubectl get events -n $ns --field-selector reason=RotationNotice):"
 kubectl get events -n "$ns" --field-selector reason=RotationNotice,involvedObject.name=cookie-secret | indent
 info "The webhook receiver got the Scheduled notification:"
 wait_delivery Scheduled "$ns/cookie-secret" "$cookie_rev2" | indent
-
-# Status keeps whole seconds: staging rotated two seconds after the notice was given ends its soak two seconds
-# after the notice, so production visibly waits for it.
-notice_epoch=$(date -u -d "$notice_time" +%s)
-while [ "$(date -u +%s)" -lt $((notice_epoch + 2)) ]; do sleep 0.2; done
-
-info ""
-staging_since=$(now)
-token="demo-staging-$(date +%s)"
-info "During the notice, the staging twin is rotated (it gives no notice in the demo):"
-info "kubectl annotate rotsec cookie-secret -n $staging_ns rotation.tribi.io/rotate=$token --overwrite"
-kubectl annotate rotsec cookie-secret -n "$staging_ns" rotation.tribi.io/rotate="$token" --overwrite >/dev/null
-outcome=$(wait_outcome cookie-secret "$staging_rev2" "$staging_ns")
-[ "$outcome" = Succeeded ] || die "$staging_ns/cookie-secret revision $staging_rev2 ended $outcome, not Succeeded"
-info "Timeline (Events of $staging_ns/cookie-secret; seconds since its annotation):"
-timeline cookie-secret "$staging_since" "$staging_ns"
-staging_done=$(field cookie-secret ".status.history[?(@.revision==$staging_rev2)].completionTime" "$staging_ns")
-[ -z "$(field cookie-secret .status.pending.revision)" ] || die "cookie-secret started before its notice ran out"
-info "$ns/cookie-secret is still on revision $(field cookie-secret .status.currentRevision)," \
-  "condition RotationScheduled: $(condition cookie-secret RotationScheduled | cut -d: -f1)"
-
-info ""
-info "Once the notice runs out ($notice_start), $ns/cookie-secret waits for its dependency's soak:"
-# A slow poll could miss the few seconds of WaitingForDependency; its Event is checked below.
-waiting=$(wait_reason cookie-secret RotationScheduled 'WaitingForDependency|RotationStarted')
-info "Condition RotationScheduled: $waiting"
 outcome=$(wait_outcome cookie-secret "$cookie_rev2")
 [ "$outcome" = Succeeded ] || die "revision $cookie_rev2 of cookie-secret ended $outcome, not Succeeded"
 started=$(field cookie-secret ".status.history[?(@.revision==$cookie_rev2)].startTime")
@@ -409,8 +401,8 @@ soak=$(field cookie-secret .spec.dependsOnSoak)
 [[ $soak =~ ^[0-9]+m$ ]] || die "expected dependsOnSoak in minutes in the demo, found $soak"
 soak_minutes=${soak%m}
 soaked=$(date -u -d "@$(($(date -u -d "$staging_done" +%s) + soak_minutes * 60))" +%Y-%m-%dT%H:%M:%SZ)
+[[ ! $notice_time < $soaked ]] || die "cookie-secret gave notice at $notice_time, before its dependency's soak ended ($soaked)"
 [[ ! $started < $notice_start ]] || die "cookie-secret started at $started, before its notice ran out ($notice_start)"
-[[ ! $started < $soaked ]] || die "cookie-secret started at $started, before its dependency's soak ended ($soaked)"
 kubectl get events -n "$ns" --field-selector reason=WaitingForDependency,involvedObject.name=cookie-secret -o name |
   grep -q . || die "cookie-secret has no WaitingForDependency Event"
 info "Timeline (Events of $ns/cookie-secret; seconds since its annotation):"
@@ -421,8 +413,8 @@ done
 [ "$(target_fingerprint COOKIE_SECRET)" = "$(field cookie-secret .status.currentFingerprint)" ] ||
   die "backend-env[COOKIE_SECRET] does not hold revision $cookie_rev2"
 info ""
-info "Result: Succeeded. Notice given at $notice_time for $notice_start"
-info "$staging_ns/cookie-secret rotated by $staging_done, Ready since, soak until $soaked"
+info "Result: Succeeded. $staging_ns/cookie-secret rotated by $staging_done, Ready since, soak until $soaked"
+info "Notice given at $notice_time for $notice_start"
 info "$ns/cookie-secret started at $started, after both: revision $(field cookie-secret .status.currentRevision)," \
   "$(field cookie-secret .status.currentFingerprint), in backend-env[COOKIE_SECRET]"
 
