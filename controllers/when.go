@@ -112,7 +112,12 @@ func (s *scope) upcoming(now time.Time) (rotationv1alpha1.Trigger, time.Time, bo
 func (s *scope) hold(now time.Time, trigger rotationv1alpha1.Trigger, due, start time.Time, notice *metav1.Time,
 	missed bool, wake time.Time, msg string) outcome {
 	s.holding = true
-	s.wakeAt(wake, 0)
+	jitter := time.Duration(0)
+	if trigger == rotationv1alpha1.TriggerTTLExpired {
+		// A thousand values sharing a TTL do not all wake in the same second (never before their time).
+		jitter = policy.Jitter(string(s.rs.UID), s.ttl)
+	}
+	s.wakeAt(wake, jitter)
 	if now.Before(due) && notice == nil {
 		// Not due yet and no notice given: nothing to plan or show (status.nextRotationTime says when).
 		s.rs.Status.Scheduled = nil
