@@ -138,9 +138,16 @@ func (r *RotatedSecretReconciler) conclude(ctx context.Context, s *scope, o outc
 		}
 		wait := policy.Backoff(st.FailedAttempts)
 		s.wakeAt(s.now.Add(wait), 0)
+		at := s.now.Add(wait).UTC().Format(time.RFC3339)
+		if st.Pending == nil {
+			// Nothing is left to retry (a rollback ended the rotation): only a rotation that is due starts again.
+			r.stallOn(s, o.reason, fmt.Sprintf("%v (attempt %d; no new rotation starts before %s, in %s: then one "+
+				"starts if the value is due, or at once for a new %s token or a spec change)", o.err, st.FailedAttempts,
+				at, wait, rotationv1alpha1.RotateAnnotation))
+			break
+		}
 		r.stallOn(s, o.reason, fmt.Sprintf("%v (attempt %d; next attempt in %s, at %s, or at once for a new %s "+
-			"token or a spec change)", o.err, st.FailedAttempts, wait, s.now.Add(wait).UTC().Format(time.RFC3339),
-			rotationv1alpha1.RotateAnnotation))
+			"token or a spec change)", o.err, st.FailedAttempts, wait, at, rotationv1alpha1.RotateAnnotation))
 	case stalled:
 		r.stallOn(s, o.reason, o.message)
 	}

@@ -245,6 +245,8 @@ var _ = Describe("Validation Jobs and rollback", func() {
 		markRolledOut(ns, "backend-api")
 		expectStalled(rs, rotationv1alpha1.ReasonRolledBack, "validation Job jwt-smoke-r2 failed")
 		got = cluster.RotatedSecret(rs)
+		Expect(fixture.Condition(got, rotationv1alpha1.ConditionStalled).Message).To(ContainSubstring(
+			"no new rotation starts before"), "a rollback ends the rotation: nothing is retried, only a due value starts again")
 		Expect(fixture.Condition(got, rotationv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
 		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
 		Expect(got.Status.CurrentFingerprint).To(Equal(fp(rev1)))
