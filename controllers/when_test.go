@@ -132,6 +132,34 @@ var _ = Describe("When to rotate", func() {
 		}, wait).Should(Equal(metav1.ConditionFalse))
 	})
 
+	It("starts a manual rotation at once, or at the window with respect-window; an emergency never waits", func() {
+		start(operatorOptions{})
+		open := clock.Now().UTC().Add(6 * time.Hour).Truncate(time.Minute)
+		rs := testgen.RotatedSecret("jwt", ns)
+		rs.Spec.Schedule = &rotationv1alpha1.ScheduleSpec{Windows: []rotationv1alpha1.MaintenanceWindow{{
+			Days: []rotationv1alpha1.Weekday{rotationv1alpha1.Weekday(open.Weekday().String()[:3])},
+			Start: open.Format("15:04"), Duration: "1h"}}}
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		cluster.WaitForRevision(rs, 1)
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "now")
+		cluster.WaitForRevision(rs, 2)
+
+		cluster.Update(rs, func(live *rotationv1alpha1.RotatedSecret) {
+			live.Annotations[rotationv1alpha1.RespectWindowAnnotation] = "true"
+			live.Annotations[rotationv1alpha1.RotateAnnotation] = "in-the-window"
+		})
+		expectScheduled(rs, rotationv1alpha1.ReasonWaitingForWindow, "starts at "+open.Format(time.RFC3339))
+		settle(rs)
+		clock.Step(6*time.Hour + time.Minute)
+		poke(rs)
+		cluster.WaitForRevision(rs, 3)
+
+		clock.Step(2 * time.Hour) // the window has closed
+		cluster.Annotate(rs, rotationv1alpha1.EmergencyAnnotation, "leak-1 key posted in a chat")
+		cluster.WaitForRevision(rs, 4)
+		Expect(cluster.RotatedSecret(rs).Status.History[0].Trigger).To(Equal(rotationv1alpha1.TriggerEmergency))
+	})
+
 	It("gives notice before a manual rotation, notifies first, and starts when the notice has elapsed", func() {
 		rc := newReceiver()
 		start(operatorOptions{})
