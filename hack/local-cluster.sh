@@ -247,6 +247,22 @@ kwok_stages() {
   done
 }
 
+# audit_policy prints the apiserver's audit policy: every write a ServiceAccount makes (the operator runs as one,
+# and acts as tenants' ones by impersonation), at Metadata level, once its response is sent. The tests read it to
+# tell who changed what and when; admin and the cluster's own components are not logged, which keeps it small.
+audit_policy() {
+  cat <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted, Panic]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+EOF
+}
+
 # prepare_dir makes sure the cluster directory is ours and empty: a directory left by an earlier run (it has the
 # marker file) is wiped, anything else that is not empty is refused.
 prepare_dir() {
@@ -297,12 +313,14 @@ cmd_up() {
   make_kubeconfig "$kc" admin
   make_kubeconfig "$dir/scheduler.kubeconfig" scheduler
   kwok_stages >"$dir/kwok.yaml"
+  audit_policy >"$dir/audit-policy.yaml"
   cat >"$dir/env" <<EOF
 KUBECONFIG=$kc
 ETCD_PORT=$etcd_port
 APISERVER_PORT=$apiserver_port
 CONTROLLER_MANAGER_PORT=$kcm_port
 SCHEDULER_PORT=$sched_port
+AUDIT_LOG=$dir/logs/audit.log
 EOF
 
   start etcd "$assets/etcd" --name=local --data-dir="$dir/etcd" --unsafe-no-fsync \
@@ -317,7 +335,8 @@ EOF
     --client-ca-file="$dir/pki/ca.crt" --authorization-mode=RBAC --allow-privileged=true \
     --service-cluster-ip-range="$service_cidr" --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$dir/pki/sa.pub" --service-account-signing-key-file="$dir/pki/sa.key" \
-    --endpoint-reconciler-type=none --profiling=false
+    --endpoint-reconciler-type=none --profiling=false \
+    --audit-policy-file="$dir/audit-policy.yaml" --audit-log-path="$dir/logs/audit.log" --audit-log-format=json
   # --endpoint-reconciler-type=none: the apiserver refuses to publish a loopback address as the endpoint of the
   # kubernetes Service, so that Service has no endpoints here; clients use the kubeconfig instead.
   wait_for "kube-apiserver readiness" "etcd kube-apiserver" api /readyz
