@@ -135,8 +135,15 @@ EOF
 # stdout and stderr detached from the caller, and records its pid.
 start() {
   local name=$1; shift
+  local i
   setsid "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
   echo $! >"$dir/pids/$name.pid"
+  # Until it execs the component, $! is a copy of this shell, whose command line pid_of does not recognise: on a
+  # loaded machine that took long enough for a starting kube-apiserver to be reported dead. Wait for the exec.
+  for ((i = 0; i < 50; i++)); do
+    tr '\0' ' ' <"/proc/$!/cmdline" 2>/dev/null | grep -qF -- "$dir/" && break
+    sleep 0.1
+  done
   log "Started $name (pid $!, log $dir/logs/$name.log)"
 }
 
