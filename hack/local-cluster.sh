@@ -135,8 +135,15 @@ EOF
 # stdout and stderr detached from the caller, and records its pid.
 start() {
   local name=$1; shift
+  local i
   setsid "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
   echo $! >"$dir/pids/$name.pid"
+  # Until it execs the component, $! is a copy of this shell, whose command line pid_of does not recognise: on a
+  # loaded machine that took long enough for a starting kube-apiserver to be reported dead. Wait for the exec.
+  for ((i = 0; i < 50; i++)); do
+    tr '\0' ' ' <"/proc/$!/cmdline" 2>/dev/null | grep -qF -- "$dir/" && break
+    sleep 0.1
+  done
   log "Started $name (pid $!, log $dir/logs/$name.log)"
 }
 
@@ -247,6 +254,22 @@ kwok_stages() {
   done
 }
 
+# audit_policy prints the apiserver's audit policy: every write a ServiceAccount makes (the operator runs as one,
+# and acts as tenants' ones by impersonation), at Metadata level, once its response is sent. The tests read it to
+# tell who changed what and when; admin and the cluster's own components are not logged, which keeps it small.
+audit_policy() {
+  cat <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted, Panic]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+EOF
+}
+
 # prepare_dir makes sure the cluster directory is ours and empty: a directory left by an earlier run (it has the
 # marker file) is wiped, anything else that is not empty is refused.
 prepare_dir() {
@@ -297,12 +320,14 @@ cmd_up() {
   make_kubeconfig "$kc" admin
   make_kubeconfig "$dir/scheduler.kubeconfig" scheduler
   kwok_stages >"$dir/kwok.yaml"
+  audit_policy >"$dir/audit-policy.yaml"
   cat >"$dir/env" <<EOF
 KUBECONFIG=$kc
 ETCD_PORT=$etcd_port
 APISERVER_PORT=$apiserver_port
 CONTROLLER_MANAGER_PORT=$kcm_port
 SCHEDULER_PORT=$sched_port
+AUDIT_LOG=$dir/logs/audit.log
 EOF
 
   start etcd "$assets/etcd" --name=local --data-dir="$dir/etcd" --unsafe-no-fsync \
@@ -317,7 +342,8 @@ EOF
     --client-ca-file="$dir/pki/ca.crt" --authorization-mode=RBAC --allow-privileged=true \
     --service-cluster-ip-range="$service_cidr" --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$dir/pki/sa.pub" --service-account-signing-key-file="$dir/pki/sa.key" \
-    --endpoint-reconciler-type=none --profiling=false
+    --endpoint-reconciler-type=none --profiling=false \
+    --audit-policy-file="$dir/audit-policy.yaml" --audit-log-path="$dir/logs/audit.log" --audit-log-format=json
   # --endpoint-reconciler-type=none: the apiserver refuses to publish a loopback address as the endpoint of the
   # kubernetes Service, so that Service has no endpoints here; clients use the kubeconfig instead.
   wait_for "kube-apiserver readiness" "etcd kube-apiserver" api /readyz

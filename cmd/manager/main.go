@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"strings"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -23,6 +24,9 @@ func main() {
 	var (
 		metricsAddr, probeAddr string
 		leaderElect            bool
+		leaseDuration          time.Duration
+		renewDeadline          time.Duration
+		retryPeriod            time.Duration
 		qps                    float64
 		opts                   app.Options
 		protected, watch       string
@@ -31,6 +35,9 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica rotates at a time.")
+	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a standby replica waits after the leader's last renewal before it takes the lease: the longest a dead leader leaves rotations unattended.")
+	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it stops acting and exits; shorter than the lease duration, so it stops before another replica can take over.")
+	flag.DurationVar(&retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often replicas try to take or renew the lease.")
 	flag.Float64Var(&qps, "kube-api-qps", app.DefaultQPS, "Requests per second to the API server (client-go's default of 5 is far too low for mass rotations).")
 	flag.IntVar(&opts.Burst, "kube-api-burst", app.DefaultBurst, "Burst of requests to the API server.")
 	flag.IntVar(&opts.Workers, "max-concurrent-reconciles", app.DefaultWorkers, "RotatedSecrets reconciled in parallel (one object is never reconciled twice at once).")
@@ -61,6 +68,9 @@ func main() {
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
+		LeaseDuration:          &leaseDuration,
+		RenewDeadline:          &renewDeadline,
+		RetryPeriod:            &retryPeriod,
 	}
 	var err error
 	if opts.HTTPAllowedHosts, err = egress.Parse(allowedHosts); err != nil {

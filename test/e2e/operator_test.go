@@ -43,6 +43,10 @@ type operatorRun struct {
 	// args come after the suite's --default-service-account (so they may override it) and before the suite's
 	// listener and log flags (which win: no port is bound, logs are readable).
 	args []string
+	// program is the process's argv[0] (the binary's path unless asProgram sets it).
+	program string
+	// ready is the log line startOperator waits for: "Starting workers" unless asStandby says otherwise.
+	ready string
 }
 
 // operatorOption changes how startOperator runs the manager.
@@ -63,12 +67,32 @@ func withArgs(args ...string) operatorOption {
 	return func(r *operatorRun) { r.args = append(r.args, args...) }
 }
 
+// asProgram runs the manager with argv[0] set to name. client-go builds its user agent from the base name of argv[0],
+// so every request the process makes carries the user agent "name/..." in the API server's audit log, and two
+// processes with the same identity can be told apart there.
+func asProgram(name string) operatorOption {
+	return func(r *operatorRun) { r.program = name }
+}
+
+// asStandby is for a replica started with --leader-elect while another holds the lease: it starts no workers until
+// it leads, so startOperator waits only until it tries to take the lease.
+func asStandby() operatorOption {
+	return func(r *operatorRun) { r.ready = standbyLine }
+}
+
+const (
+	// workersLine is logged by controller-runtime once the caches are synced and reconciles can run.
+	workersLine = "Starting workers"
+	// standbyLine is logged by client-go's leader election when a replica starts trying to take the lease.
+	standbyLine = "Attempting to acquire leader lease"
+)
+
 // startOperator starts the operator against the local cluster, as its own ServiceAccount (operatorKubeconfig),
-// and waits until its controller runs. name tells its log file apart (operator-<name>.log in workDir); opts
-// change the identity, environment or flags.
+// and waits until its controller runs (asStandby: until it tries to take the lease). name tells its log file apart
+// (operator-<name>.log in workDir); opts change the identity, environment, flags or argv[0].
 func startOperator(name string, opts ...operatorOption) *operator {
 	GinkgoHelper()
-	run := operatorRun{kubeconfig: operatorKubeconfig, env: []string{"POD_NAMESPACE=" + fixture.OperatorNamespace}}
+	run := operatorRun{kubeconfig: operatorKubeconfig, env: []string{"POD_NAMESPACE=" + fixture.OperatorNamespace}, ready: workersLine}
 	for _, o := range opts {
 		o(&run)
 	}
@@ -81,6 +105,9 @@ func startOperator(name string, opts ...operatorOption) *operator {
 	args = append(args, "--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--zap-encoder=console", "--zap-time-encoding=rfc3339nano")
 	cmd := exec.Command(managerBin, args...)
+	if run.program != "" {
+		cmd.Args[0] = run.program
+	}
 	// exec keeps the last value of a variable given twice.
 	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+run.kubeconfig), run.env...)
 	cmd.Stdout, cmd.Stderr = f, f
@@ -97,13 +124,12 @@ func startOperator(name string, opts ...operatorOption) *operator {
 	operatorsMu.Unlock()
 	GinkgoWriter.Printf("Started operator %s (pid %d, log %s)\n", name, cmd.Process.Pid, logPath)
 
-	// controller-runtime logs "Starting workers" once the caches are synced and reconciles can run.
 	Eventually(func() error {
 		if op.done() {
 			return StopTrying(fmt.Sprintf("operator %s exited (%v):\n%s", name, op.waitErr, op.logs()))
 		}
-		if !strings.Contains(op.logs(), "Starting workers") {
-			return fmt.Errorf("operator %s has not started its workers yet", name)
+		if !strings.Contains(op.logs(), run.ready) {
+			return fmt.Errorf("operator %s has not logged %q yet", name, run.ready)
 		}
 		return nil
 	}).WithTimeout(60 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())

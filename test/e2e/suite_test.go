@@ -116,7 +116,14 @@ var _ = BeforeSuite(func() {
 
 	By("installing the CRD")
 	kubectl("apply", "--server-side", "-f", filepath.Join(repoRoot, "config", "crd", "bases"))
-	kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rotatedsecrets.rotation.tribi.io")
+	// kubectl wait fails at once, instead of waiting, while the new CRD has no status.conditions at all.
+	Eventually(func() error {
+		out, err := tryKubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rotatedsecrets.rotation.tribi.io")
+		if err != nil {
+			return fmt.Errorf("kubectl wait: %w\n%s", err, out)
+		}
+		return nil
+	}).WithTimeout(90 * time.Second).WithPolling(poll).Should(Succeed())
 	By("giving the operator its own ServiceAccount and the RBAC of config/rbac")
 	operatorKubeconfig = installOperatorIdentity(cfg)
 	keepWorkDir = false
