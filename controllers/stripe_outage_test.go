@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
@@ -32,8 +33,9 @@ import (
 // stripeFront stands between the operator and a real stripe-mock on 127.0.0.1. It counts the endpoint-creating
 // calls that reach Stripe, by the revision the operator writes into the endpoint's metadata, and adds the signing
 // secret Stripe returns with a new endpoint (stripe-mock returns none). stopBeforeCreate arms an outage that
-// starts the moment the operator has read the endpoint it is about to copy: stripe-mock is stopped by its PID and
-// the front's own address refuses connections until up.
+// starts the moment the operator has read the endpoint it is about to copy, stopAfterCreate one that starts once
+// Stripe has carried out the create, before its answer is sent: stripe-mock is stopped by its PID and the
+// front's own address refuses connections until up.
 type stripeFront struct {
 	mock  *stripetest.Mock
 	proxy *httputil.ReverseProxy
@@ -43,7 +45,8 @@ type stripeFront struct {
 	mu    sync.Mutex
 	conns map[net.Conn]http.ConnState
 	ln    net.Listener
-	armed bool
+	// stop is the armed outage: stopBeforeCreate, stopAfterCreate or "".
+	stop string
 	// creates counts POST /v1/webhook_endpoints forwarded to stripe-mock, by metadata revision.
 	creates map[string]int
 	// secrets holds the signing secret handed out with each endpoint, by revision.
@@ -54,6 +57,12 @@ type stripeFront struct {
 }
 
 type revisionKey struct{}
+
+// Moments a stripeFront outage starts at.
+const (
+	stopBeforeCreate = "before-create"
+	stopAfterCreate  = "after-create"
+)
 
 func newStripeFront() *stripeFront {
 	GinkgoHelper()
@@ -100,16 +109,27 @@ func (f *stripeFront) serve(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	f.mu.Lock()
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
-	stop := f.armed && r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/webhook_endpoints/")
-	if r.Method == http.MethodPost && r.URL.Path == "/v1/webhook_endpoints" {
+	create := r.Method == http.MethodPost && r.URL.Path == "/v1/webhook_endpoints"
+	stop := f.stop == stopBeforeCreate && r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/webhook_endpoints/") ||
+		f.stop == stopAfterCreate && create
+	if create {
 		form, _ := url.ParseQuery(string(body))
 		rev := form.Get("metadata[" + stripe.MetaRevision + "]")
 		f.creates[rev]++
 		r = r.WithContext(context.WithValue(r.Context(), revisionKey{}, rev))
 	}
 	f.mu.Unlock()
-	if !stop {
+	switch {
+	case !stop:
 		f.proxy.ServeHTTP(w, r)
+		return
+	case create:
+		// Stripe creates the endpoint and stops before its answer leaves: the connection just closes.
+		f.proxy.ServeHTTP(httptest.NewRecorder(), r)
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+		f.down()
 		return
 	}
 	// The operator has read the endpoint it copies and is about to record its create-pending marker and create
@@ -148,11 +168,12 @@ func (f *stripeFront) addSecret(resp *http.Response) error {
 	return nil
 }
 
-// stopBeforeCreate arms the outage: it starts at the next read of one webhook endpoint.
-func (f *stripeFront) stopBeforeCreate() {
+// arm makes the next moment (stopBeforeCreate: a read of one webhook endpoint; stopAfterCreate: a create)
+// start an outage.
+func (f *stripeFront) arm(moment string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.armed = true
+	f.stop = moment
 }
 
 // down stops stripe-mock and makes the front's address refuse connections; idle connections are closed, so none
@@ -160,7 +181,7 @@ func (f *stripeFront) stopBeforeCreate() {
 func (f *stripeFront) down() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.armed = false
+	f.stop = ""
 	_ = f.ln.Close()
 	for c, st := range f.conns {
 		if st == http.StateIdle || st == http.StateNew {
@@ -212,29 +233,36 @@ func (f *stripeFront) called() []string {
 }
 
 var _ = Describe("A Stripe outage", func() {
-	It("backs off while stripe-mock is stopped for ten minutes as a webhook endpoint is about to be created, creates one endpoint, and finishes when it is back", func() {
-		ns := cluster.NewNamespace("t-")
-		front := newStripeFront()
+	var ns string
+	var front *stripeFront
+	var op *operator
+	var rs *rotationv1alpha1.RotatedSecret
+	var id1, secret1 string
+
+	// Revision 1 is a twin of we_orig, which is deleted once the revision commits.
+	BeforeEach(func() {
+		ns = cluster.NewNamespace("t-")
+		front = newStripeFront()
 		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "stripe-admin"},
 			StringData: map[string]string{"api-key": webhookOperatorKey}})).To(Succeed())
 		hooks, err := stripe.NewWebhook(stripe.Options{BaseURL: front.URL()})
 		Expect(err).NotTo(HaveOccurred())
-		op := startOperator(operatorOptions{providers: provider.Registry{provider.KindStripeWebhook: hooks}}, ns)
-		defer op.stop()
-		rs := stripeWebhookSecret(ns)
+		op = startOperator(operatorOptions{providers: provider.Registry{provider.KindStripeWebhook: hooks}}, ns)
+		DeferCleanup(op.stop)
+		rs = stripeWebhookSecret(ns)
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
-
-		By("revision 1: a twin of we_orig, which is deleted once the revision commits")
 		passValidation(rs, 1)
-		id1, secret1 := front.secretFor(1)
+		id1, secret1 = front.secretFor(1)
 		Expect(id1).To(HavePrefix("we_"))
 		Expect(secretValue(ns, "backend-env", webhookKey)).To(Equal(secret1))
 		Eventually(front.called, wait).Should(ContainElement("DELETE /v1/webhook_endpoints/we_orig"))
 		Eventually(func() []rotationv1alpha1.Revocation { return cluster.RotatedSecret(rs).Status.Revocations }, wait).Should(BeEmpty())
 		Expect(front.createsFor(1)).To(Equal(1))
+	})
 
+	It("backs off while stripe-mock is stopped for ten minutes as a webhook endpoint is about to be created, creates one endpoint, and finishes when it is back", func() {
 		By("Stripe stops as the rotation is about to create the twin of revision 1's endpoint")
-		front.stopBeforeCreate()
+		front.arm(stopBeforeCreate)
 		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "during-outage")
 		expectStalled(rs, rotationv1alpha1.ReasonProviderFailed, "(attempt 1; next attempt in 10s")
 		c := fixture.Condition(cluster.RotatedSecret(rs), rotationv1alpha1.ConditionStalled)
@@ -303,5 +331,42 @@ var _ = Describe("A Stripe outage", func() {
 		for _, s := range []string{secret1, secret2, webhookOperatorKey[8:]} {
 			Expect(op.logs.String()).NotTo(ContainSubstring(s))
 		}
+	})
+
+	It("stalls with GenerateIncomplete when Stripe stops after creating the endpoint and before answering, and creates nothing more until a person says so", func() {
+		front.arm(stopAfterCreate)
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "during-outage")
+		expectStalled(rs, rotationv1alpha1.ReasonGenerateIncomplete, "revision 2")
+		Expect(front.createsFor(2)).To(Equal(1), "Stripe created the endpoint; its answer was lost")
+		_, lost := front.secretFor(2)
+		Expect(lost).To(HavePrefix("whsec_"))
+
+		By("ten minutes on the operator's clock, Stripe back, ten minutes more: the create is not repeated")
+		clock.Step(10 * time.Minute)
+		poke(rs)
+		front.up()
+		clock.Step(10 * time.Minute)
+		poke(rs)
+		Consistently(front.createsFor, 2*time.Second, 200*time.Millisecond).WithArguments(2).Should(Equal(1))
+		got := cluster.RotatedSecret(rs)
+		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
+		Expect(fixture.Condition(got, rotationv1alpha1.ConditionStalled).Reason).To(Equal(rotationv1alpha1.ReasonGenerateIncomplete))
+		Expect(secretValue(ns, "backend-env", webhookKey)).To(Equal(secret1), "the secret in service stays")
+
+		By("a person checked Stripe and sets a new rotate token: the endpoint is created again and the rotation finishes")
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "checked-stripe")
+		passValidation(rs, 2)
+		Expect(front.createsFor(2)).To(Equal(2), "once lost, once on the person's go-ahead")
+		_, secret2 := front.secretFor(2)
+		Expect(secretValue(ns, "backend-env", webhookKey)).To(Equal(secret2))
+		var messages []string
+		for _, e := range events(rs) {
+			messages = append(messages, e.Note)
+		}
+		for _, c := range cluster.RotatedSecret(rs).Status.Conditions {
+			messages = append(messages, c.Message)
+		}
+		Expect(messages).NotTo(ContainElement(ContainSubstring("whsec_")))
+		Expect(op.logs.String()).NotTo(ContainSubstring(lost[6:]))
 	})
 })
