@@ -30,9 +30,10 @@ import (
 	"github.com/tribi/secret-rotator/internal/provider/stripe/stripetest"
 )
 
-// stripeFront stands between the operator and a real stripe-mock on 127.0.0.1. It counts the endpoint-creating
-// calls that reach Stripe, by the revision the operator writes into the endpoint's metadata, and adds the signing
-// secret Stripe returns with a new endpoint (stripe-mock returns none). stopBeforeCreate arms an outage that
+// stripeFront stands between the operator and a real stripe-mock on 127.0.0.1. It counts the endpoint creations
+// Stripe carries out, by the revision the operator writes into the endpoint's metadata, honours Idempotency-Key on
+// them as Stripe does (stripe-mock keeps no state), and adds the signing secret Stripe returns with a new endpoint
+// (stripe-mock returns none). stopBeforeCreate arms an outage that
 // starts the moment the operator has read the endpoint it is about to copy, stopAfterCreate one that starts once
 // Stripe has carried out the create, before its answer is sent: stripe-mock is stopped by its PID and the
 // front's own address refuses connections until up.
@@ -47,8 +48,10 @@ type stripeFront struct {
 	ln    net.Listener
 	// stop is the armed outage: stopBeforeCreate, stopAfterCreate or "".
 	stop string
-	// creates counts POST /v1/webhook_endpoints forwarded to stripe-mock, by metadata revision.
+	// creates counts the endpoint creations stripe-mock carried out, by metadata revision; answers holds each
+	// one's answer by Idempotency-Key.
 	creates map[string]int
+	answers map[string]*httptest.ResponseRecorder
 	// secrets holds the signing secret handed out with each endpoint, by revision.
 	secrets map[string]string
 	// ids holds the id of the endpoint created for each revision.
@@ -76,7 +79,7 @@ func newStripeFront() *stripeFront {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(mock.Stop)
 	f := &stripeFront{mock: mock, conns: map[net.Conn]http.ConnState{}, creates: map[string]int{},
-		secrets: map[string]string{}, ids: map[string]string{}}
+		answers: map[string]*httptest.ResponseRecorder{}, secrets: map[string]string{}, ids: map[string]string{}}
 	target, err := url.Parse(mock.URL())
 	Expect(err).NotTo(HaveOccurred())
 	f.proxy = httputil.NewSingleHostReverseProxy(target)
@@ -105,39 +108,65 @@ func (f *stripeFront) track(c net.Conn, st http.ConnState) {
 }
 
 func (f *stripeFront) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	f.mu.Lock()
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
 	create := r.Method == http.MethodPost && r.URL.Path == "/v1/webhook_endpoints"
 	stop := f.stop == stopBeforeCreate && r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/webhook_endpoints/") ||
 		f.stop == stopAfterCreate && create
-	if create {
-		form, _ := url.ParseQuery(string(body))
-		rev := form.Get("metadata[" + stripe.MetaRevision + "]")
-		f.creates[rev]++
-		r = r.WithContext(context.WithValue(r.Context(), revisionKey{}, rev))
-	}
 	f.mu.Unlock()
 	switch {
-	case !stop:
-		f.proxy.ServeHTTP(w, r)
-		return
 	case create:
-		// Stripe creates the endpoint and stops before its answer leaves: the connection just closes.
-		f.proxy.ServeHTTP(httptest.NewRecorder(), r)
+		f.create(w, r, stop)
+	case stop:
+		// The operator has read the endpoint it copies and is about to record its create-pending marker and
+		// create the twin: Stripe stops now. This answer closes its connection, and it is not sent before this
+		// handler returns, so the create that follows can only dial a closed address.
+		w.Header().Set("Connection", "close")
+		f.proxy.ServeHTTP(w, r)
+		f.down()
+	default:
+		f.proxy.ServeHTTP(w, r)
+	}
+}
+
+// create forwards an endpoint creation once per Idempotency-Key, as Stripe carries out a request once per key
+// and answers a repeat with the first answer (stripe-go sends a key with every POST, and Go's transport repeats
+// such a request by itself when a reused connection dies under it). With stop, Stripe stops after it created the
+// endpoint: the front refuses connections from then on and this one closes without an answer.
+func (f *stripeFront) create(w http.ResponseWriter, r *http.Request, stop bool) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	rev := form.Get("metadata[" + stripe.MetaRevision + "]")
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		key = rand.Text() // without a key, every request is carried out
+	}
+	f.mu.Lock()
+	answer, repeat := f.answers[key]
+	if !repeat {
+		f.creates[rev]++
+	}
+	f.mu.Unlock()
+	if !repeat {
+		answer = httptest.NewRecorder()
+		f.proxy.ServeHTTP(answer, r.WithContext(context.WithValue(r.Context(), revisionKey{}, rev)))
+		f.mu.Lock()
+		f.answers[key] = answer
+		f.mu.Unlock()
+	}
+	if stop {
+		f.down()
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 			_ = conn.Close()
 		}
-		f.down()
 		return
 	}
-	// The operator has read the endpoint it copies and is about to record its create-pending marker and create
-	// the twin: Stripe stops now. This answer closes its connection, and the response is not sent before this
-	// handler returns, so the create that follows can only dial a closed address.
-	w.Header().Set("Connection", "close")
-	f.proxy.ServeHTTP(w, r)
-	f.down()
+	for k, v := range answer.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(answer.Code)
+	_, _ = w.Write(answer.Body.Bytes())
 }
 
 // addSecret adds to a created endpoint the signing secret Stripe returns only then, and records it.
