@@ -14,9 +14,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	stripego "github.com/stripe/stripe-go/v76"
@@ -89,7 +91,8 @@ func checkBaseURL(base string) error {
 	return fmt.Errorf("stripe base URL %q must be https (http only for loopback addresses)", base)
 }
 
-// limitTransport fails a response whose body is larger than MaxResponseBytes.
+// limitTransport fails a response whose body is larger than MaxResponseBytes, and fills in the exchange of a
+// request whose context carries one.
 type limitTransport struct{ base http.RoundTripper }
 
 func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -97,12 +100,48 @@ func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	x, _ := req.Context().Value(exchangeKey{}).(*exchange)
+	if x != nil {
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(info httptrace.WroteRequestInfo) {
+				if info.Err == nil {
+					x.sent.Store(true)
+				}
+			},
+		}))
+	}
 	resp, err := base.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
+	if x != nil {
+		x.status.Store(int32(resp.StatusCode))
+	}
 	resp.Body = &limitedBody{rc: resp.Body, left: MaxResponseBytes}
 	return resp, nil
+}
+
+// exchange records what became of a request: whether it went out whole, and the status of its answer (0: none
+// arrived). stripe-go reports a lost connection and an unreadable answer alike as plain errors; a caller making a
+// call that must not be repeated tells them apart with it.
+type exchange struct {
+	sent   atomic.Bool
+	status atomic.Int32
+}
+
+type exchangeKey struct{}
+
+// withExchange returns a context whose requests fill in the returned exchange.
+func withExchange(ctx context.Context) (context.Context, *exchange) {
+	x := &exchange{}
+	return context.WithValue(ctx, exchangeKey{}, x), x
+}
+
+// mayHaveActed reports whether Stripe may have carried out a request that failed: it was sent, and no answer
+// came or the answer was a success that could not be read.
+func (x *exchange) mayHaveActed() bool {
+	st := x.status.Load()
+	return x.sent.Load() && (st == 0 || st >= 200 && st <= 299)
 }
 
 type limitedBody struct {

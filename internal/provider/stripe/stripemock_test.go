@@ -1,17 +1,10 @@
 package stripe
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	. "github.com/onsi/gomega"
 	stripego "github.com/stripe/stripe-go/v76"
@@ -19,75 +12,28 @@ import (
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/provider"
+	"github.com/tribi/secret-rotator/internal/provider/stripe/stripetest"
 )
 
-// stripeMockBinary returns STRIPE_MOCK, or builds stripe-mock with hack/stripe-mock.sh (once; later runs find it).
-// The test is skipped only when STRIPE_MOCK is unset and the build fails (no module proxy).
-func stripeMockBinary(t *testing.T) string {
-	if p := os.Getenv("STRIPE_MOCK"); p != "" {
-		return p
-	}
+// startStripeMock runs stripe-mock (STRIPE_MOCK, or built once by hack/stripe-mock.sh) and returns its HTTP base
+// URL; it is stopped, by its PID, at cleanup. The test is skipped only when STRIPE_MOCK is unset and the build
+// fails (no module proxy).
+func startStripeMock(t *testing.T) string {
+	t.Helper()
 	script, err := filepath.Abs("../../../hack/stripe-mock.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(script)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	bin, err := stripetest.MockBinary(script)
 	if err != nil {
-		t.Skipf("stripe-mock is not available (set STRIPE_MOCK to a stripe-mock binary): %s: %v\n%s", script, err, stderr.String())
+		t.Skipf("stripe-mock is not available (set STRIPE_MOCK to a stripe-mock binary): %v", err)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1]
-}
-
-// startStripeMock runs stripe-mock on loopback ports the kernel picks (both listeners must be given an address,
-// or the one left out binds all interfaces) and returns its HTTP base URL. It is stopped, by its PID, at cleanup.
-func startStripeMock(t *testing.T) string {
-	t.Helper()
-	bin := stripeMockBinary(t)
-	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0")
-	cmd.SysProcAttr = childAttr()
-	stdout, err := cmd.StdoutPipe()
+	m, err := stripetest.StartMock(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "Listening for HTTP at address: "); ok {
-				addr <- a
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			c, err := net.DialTimeout("tcp", a, time.Second)
-			if err == nil {
-				_ = c.Close()
-				return "http://" + a
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("stripe-mock does not accept connections on %s: %v", a, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("stripe-mock did not report its HTTP address within 60s")
-	}
-	return ""
+	t.Cleanup(m.Stop)
+	return m.URL()
 }
 
 // TestStripeMock checks the requests against Stripe's own API description, as stripe-mock validates them.

@@ -134,7 +134,13 @@ func (w *Webhook) Generate(ctx context.Context, req provider.Request) (provider.
 	if err := req.Guard.Begin(ctx); err != nil {
 		return provider.Result{}, fmt.Errorf("recording that an endpoint is about to be created: %w", err)
 	}
-	created, err := s.c.New(twinParams(ctx, old, req))
+	callCtx, x := withExchange(ctx)
+	created, err := s.c.New(twinParams(callCtx, old, req))
+	if err != nil && x.mayHaveActed() {
+		// The create went out and its answer was lost or unreadable: the twin may exist, with a secret only that
+		// answer held. The reconciler keeps its marker and stalls rather than create another.
+		return provider.Result{}, provider.Incomplete(lostCreate(old.ID, req, x, apiError("", err, s.key)))
+	}
 	if err != nil {
 		return provider.Result{}, s.fail("creating a twin of webhook endpoint "+old.ID, err)
 	}
@@ -156,6 +162,17 @@ func (w *Webhook) Generate(ctx context.Context, req provider.Request) (provider.
 		Values: provider.Values{provider.DefaultOutput: []byte(created.Secret), OutputEndpointID: []byte(created.ID)},
 		State:  state,
 	}, nil
+}
+
+// lostCreate describes a create whose answer was lost (e carries the transport error) or unreadable (never
+// quoted: it holds the signing secret), and how to find the endpoint it may have made.
+func lostCreate(oldID string, req provider.Request, x *exchange, e *Error) error {
+	what := fmt.Sprintf("the connection failed before Stripe's answer arrived (%v)", e.Err)
+	if st := x.status.Load(); st != 0 {
+		what = fmt.Sprintf("Stripe answered %d but the answer could not be read", st)
+	}
+	return fmt.Errorf("creating a twin of webhook endpoint %s: %s; the twin may exist: it carries metadata %s=%s/%s and %s=%d",
+		oldID, what, MetaRotatedSecret, req.Namespace, req.Name, MetaRevision, req.Revision)
 }
 
 // twinParams copies what decides which events an endpoint gets and how they are rendered, plus its description

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -299,4 +300,58 @@ func TestWebhookCreateWithoutSecretIsUndone(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring("without a signing secret"))
 	g.Expect(f.Calls()).To(ContainElement("DELETE /v1/webhook_endpoints/we_twin1"))
 	g.Expect(f.Endpoint("we_twin1")).To(BeNil())
+}
+
+// TestWebhookCreateAnswerLostIsIncomplete: Stripe carried out the create but its answer never arrived (the
+// connection closed after the request was sent) or could not be read. The endpoint may exist with a secret nobody
+// recorded, so Generate reports an IncompleteError: the reconciler keeps its create-pending marker and stalls
+// instead of creating a second endpoint.
+func TestWebhookCreateAnswerLostIsIncomplete(t *testing.T) {
+	for name, answer := range map[string]func(w http.ResponseWriter){
+		"connection closed": func(w http.ResponseWriter) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+		},
+		"body unreadable": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"id": "we_twin1", "secret": "whsec_`))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			f, _, req := webhookSetup(t)
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method+" "+r.URL.Path != createReq {
+					f.Config.Handler.ServeHTTP(w, r)
+					return
+				}
+				f.Config.Handler.ServeHTTP(httptest.NewRecorder(), r) // Stripe creates the endpoint
+				answer(w)
+			}))
+			t.Cleanup(front.Close)
+			w, err := NewWebhook(Options{BaseURL: front.URL})
+			g.Expect(err).NotTo(HaveOccurred())
+			_, err = w.Generate(context.Background(), req)
+			g.Expect(f.Endpoint("we_twin1")).NotTo(BeNil(), "Stripe created the endpoint")
+			g.Expect(provider.Ambiguous(err)).To(BeTrue(), "%v", err)
+			var inc *provider.IncompleteError
+			g.Expect(errors.As(err, &inc)).To(BeTrue())
+			g.Expect(err.Error()).To(ContainSubstring("we_orig"))
+			g.Expect(err.Error()).NotTo(ContainSubstring("whsec_"))
+		})
+	}
+
+	t.Run("connection refused", func(t *testing.T) {
+		g := NewWithT(t)
+		_, w, req := webhookSetup(t)
+		front := httptest.NewServer(http.NotFoundHandler())
+		front.Close()
+		w, err := NewWebhook(Options{BaseURL: front.URL})
+		g.Expect(err).NotTo(HaveOccurred())
+		_, err = w.Generate(context.Background(), req)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(provider.Ambiguous(err)).To(BeFalse(), "nothing was sent: the marker may be dropped")
+	})
 }

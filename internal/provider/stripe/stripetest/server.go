@@ -1,6 +1,7 @@
 // Package stripetest is a stateful fake Stripe API for tests, for the parts stripe-mock cannot play (it keeps no
 // state and never returns a webhook signing secret): webhook endpoints that are created, read, listed and deleted,
-// keys with restricted-key permissions that can be revoked, and failure modes.
+// keys with restricted-key permissions that can be revoked, and failure modes. Mock runs stripe-mock itself, for
+// tests that want Stripe's own request checks or a Stripe that stops and starts again.
 //
 // Its methods never take a testing.T: a misuse (an endpoint without an id) panics, so unit tests and Ginkgo
 // suites use it alike.

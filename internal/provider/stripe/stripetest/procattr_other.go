@@ -1,6 +1,6 @@
 //go:build !linux
 
-package stripe
+package stripetest
 
 import "syscall"
 
