@@ -350,3 +350,26 @@ var _ = Describe("A Job of someone else's under a validation Job's name", func()
 		expectStalled(rs, rotationv1alpha1.ReasonHalted, "Job jwt-smoke-r1 exists and does not belong to this RotatedSecret")
 	})
 })
+
+var _ = Describe("A rotate token set while a rotation runs", func() {
+	It("starts its rotation as soon as the running one commits, with no other event", func() {
+		ns := backendWithOperator()
+		rs := jwtWithRollout(ns)
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		rollOutRevision(ns, 1)
+		cluster.WaitForRevision(rs, 1)
+
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "two")
+		waitForTemplate(ns, "esim-worker", "jwt", 2)
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "three") // while revision 2 rolls out
+		rollOutRevision(ns, 2)
+		Eventually(func(g Gomega) {
+			got := cluster.With(g).RotatedSecret(rs)
+			g.Expect(got.Status.CurrentRevision).To(BeEquivalentTo(2))
+			g.Expect(got.Status.Pending).NotTo(BeNil(), "the waiting token starts revision 3")
+			g.Expect(got.Status.Pending.Revision).To(BeEquivalentTo(3))
+		}, wait).Should(Succeed())
+		rollOutRevision(ns, 3)
+		cluster.WaitForRevision(rs, 3)
+	})
+})

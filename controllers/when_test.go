@@ -137,7 +137,7 @@ var _ = Describe("When to rotate", func() {
 		open := clock.Now().UTC().Add(6 * time.Hour).Truncate(time.Minute)
 		rs := testgen.RotatedSecret("jwt", ns)
 		rs.Spec.Schedule = &rotationv1alpha1.ScheduleSpec{Windows: []rotationv1alpha1.MaintenanceWindow{{
-			Days: []rotationv1alpha1.Weekday{rotationv1alpha1.Weekday(open.Weekday().String()[:3])},
+			Days:  []rotationv1alpha1.Weekday{rotationv1alpha1.Weekday(open.Weekday().String()[:3])},
 			Start: open.Format("15:04"), Duration: "1h"}}}
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 		cluster.WaitForRevision(rs, 1)
