@@ -239,6 +239,14 @@ func forceRotation(b *testing.B, rs *rotationv1alpha1.RotatedSecret, token strin
 		b.Fatal(err)
 	}
 	old := string(before.Data["JWT_SECRET"])
+	defer func() {
+		// b.Fatal in waitForTargets runs this: say where the rotation stopped.
+		var live rotationv1alpha1.RotatedSecret
+		if b.Failed() && cl.Get(context.Background(), client.ObjectKeyFromObject(rs), &live) == nil {
+			b.Logf("Token %s not handled: lastHandledRotateRequest=%q currentRevision=%d pending=%+v conditions=%+v",
+				token, live.Status.LastHandledRotateRequest, live.Status.CurrentRevision, live.Status.Pending, live.Status.Conditions)
+		}
+	}()
 	start := time.Now()
 	patch := client.RawPatch("application/merge-patch+json",
 		[]byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, rotationv1alpha1.RotateAnnotation, token)))

@@ -67,7 +67,7 @@ func BenchmarkIdle10000RotatedSecrets(b *testing.B) {
 	}()
 	start := time.Now()
 	namespaces := createIdle(b, count)
-	waitForIdleTargets(b, count, start)
+	waitForIdleTargets(b, op, count, start)
 	targets := time.Since(start)
 	waitQuiet(b, op, 15*time.Second, count)
 	b.Logf("%d RotatedSecrets in %d namespaces settled", count, len(namespaces))
@@ -80,6 +80,7 @@ func BenchmarkIdle10000RotatedSecrets(b *testing.B) {
 		cpuBefore, wallStart := op.cpuTime(b), time.Now()
 		requests.start()
 		time.Sleep(idle)
+		op.mustBeRunning(b)
 		cpuAfter, wall := op.cpuTime(b), time.Since(wallStart)
 		seen := requests.stop()
 		after := op.mustScrape(b).sum("rest_client_requests_total")
@@ -147,9 +148,10 @@ func createIdle(b *testing.B, count int) []string {
 
 // waitForIdleTargets polls, every 5 s (a list of 20,000 Secrets is not free), until count target Secrets in the
 // idle namespaces hold their value; it gives up 30 minutes after start.
-func waitForIdleTargets(b *testing.B, count int, start time.Time) {
+func waitForIdleTargets(b *testing.B, op *process, count int, start time.Time) {
 	b.Helper()
 	for {
+		op.mustBeRunning(b)
 		var list corev1.SecretList
 		if err := cl.List(context.Background(), &list, client.MatchingLabels{rotationv1alpha1.ManagedLabel: "true"}); err != nil {
 			b.Fatal(err)
@@ -181,6 +183,7 @@ func waitQuiet(b *testing.B, op *process, quiet time.Duration, count int) time.T
 	var last [2]float64
 	lastChange := time.Now()
 	for time.Now().Before(deadline) {
+		op.mustBeRunning(b)
 		m, err := op.scrape()
 		if err != nil {
 			b.Fatal(err)

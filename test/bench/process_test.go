@@ -31,6 +31,8 @@ type process struct {
 	metricsURL string
 	// exited is closed when the process has exited.
 	exited chan struct{}
+	// log is the file its output goes to (and to stderr with BENCH_LOG=1).
+	log string
 }
 
 // buildManager builds ./cmd/manager into a temporary directory and returns the binary's path.
@@ -71,13 +73,20 @@ func startProcess(b *testing.B, bin, kubeconfig string) *process {
 		fmt.Sprintf("--kube-api-qps=%d", app.DefaultQPS), fmt.Sprintf("--kube-api-burst=%d", app.DefaultBurst),
 		fmt.Sprintf("--max-concurrent-reconciles=%d", app.DefaultWorkers), "--leader-elect=false")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "POD_NAMESPACE="+fixture.OperatorNamespace)
-	cmd.Stdout, cmd.Stderr = logOutput(), logOutput()
+	logPath := filepath.Join(b.TempDir(), "operator.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := io.MultiWriter(logFile, logOutput())
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	p := &process{cmd: cmd, metricsURL: "http://" + addr + "/metrics", exited: make(chan struct{})}
+	p := &process{cmd: cmd, metricsURL: "http://" + addr + "/metrics", exited: make(chan struct{}), log: logPath}
 	go func() {
 		_ = cmd.Wait()
+		_ = logFile.Close()
 		close(p.exited)
 	}()
 	deadline := time.Now().Add(time.Minute)
@@ -87,7 +96,7 @@ func startProcess(b *testing.B, bin, kubeconfig string) *process {
 		}
 		select {
 		case <-p.exited:
-			b.Fatalf("the operator exited at start: %s (BENCH_LOG=1 shows its log)", cmd.ProcessState)
+			p.mustBeRunning(b)
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -95,6 +104,19 @@ func startProcess(b *testing.B, bin, kubeconfig string) *process {
 			b.Fatal("the operator's metrics endpoint did not answer within a minute")
 		}
 	}
+}
+
+// mustBeRunning fails the benchmark, with the end of the operator's log, if the process has exited.
+func (p *process) mustBeRunning(b *testing.B) {
+	b.Helper()
+	select {
+	case <-p.exited:
+	default:
+		return
+	}
+	log, _ := os.ReadFile(p.log)
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	b.Fatalf("the operator exited: %s; the end of its log:\n%s", p.cmd.ProcessState, strings.Join(lines[max(0, len(lines)-30):], "\n"))
 }
 
 // freeAddress returns 127.0.0.1:PORT with a port that was free a moment ago.
