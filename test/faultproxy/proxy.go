@@ -88,6 +88,8 @@ type Proxy struct {
 	// watches cancels the watches in flight, by id, so that an outage cuts them.
 	watches map[int]context.CancelCauseFunc
 	nextID  int
+	// observe, if set, is called with every request that reaches the proxy (Observe).
+	observe func(*http.Request)
 }
 
 // New starts a proxy on a free port of 127.0.0.1 that forwards to the API server of upstream with its TLS
@@ -175,6 +177,15 @@ func (p *Proxy) Requests() int {
 	return p.requests
 }
 
+// Observe calls f with every request that reaches the proxy from now on, before its fate is drawn, so that a
+// benchmark can tell which requests an operator makes (a proxy with no Faults only counts). f is called from the
+// request's goroutine, concurrently, and must not block; nil stops observing.
+func (p *Proxy) Observe(f func(*http.Request)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.observe = f
+}
+
 // Summary is the request count and the fault counts in one line, kinds in name order, for a test's log.
 func (p *Proxy) Summary() string {
 	counts := p.Counts()
@@ -257,6 +268,12 @@ func isWatch(r *http.Request) bool {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	observe := p.observe
+	p.mu.Unlock()
+	if observe != nil {
+		observe(r)
+	}
 	pl := p.draw(r)
 	if pl.spike {
 		p.count(KindSpike)

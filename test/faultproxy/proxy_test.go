@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,6 +81,26 @@ func TestForwardsWithoutFaults(t *testing.T) {
 	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
 	g.Expect(a.requests.Load()).To(BeEquivalentTo(1))
 	g.Expect(p.Counts()).To(BeEmpty())
+}
+
+func TestObservesEveryRequest(t *testing.T) {
+	g := NewWithT(t)
+	p, _ := start(t, Faults{InternalError: 1})
+	var seen []string
+	var mu sync.Mutex
+	p.Observe(func(r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, r.Method+" "+r.URL.Path)
+	})
+	_, err := do(p, http.MethodPost, "/api/v1/namespaces/ns/secrets")
+	g.Expect(err).NotTo(HaveOccurred())
+	p.Observe(nil)
+	_, err = do(p, http.MethodGet, "/api/v1/namespaces")
+	g.Expect(err).NotTo(HaveOccurred())
+	mu.Lock()
+	defer mu.Unlock()
+	g.Expect(seen).To(Equal([]string{"POST /api/v1/namespaces/ns/secrets"}), "a request answered with a fault is observed too")
 }
 
 func TestAnswersErrorsWithoutReachingTheAPIServer(t *testing.T) {
