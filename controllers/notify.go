@@ -127,7 +127,9 @@ func (r *RotatedSecretReconciler) deliver(ctx context.Context, s *scope) outcome
 		s.setCondition(rotationv1alpha1.ConditionNotificationFailing, metav1.ConditionFalse, rotationv1alpha1.ReasonNotificationsDelivered,
 			"Every notification was delivered")
 	}
-	return goOnOutcome()
+	// Record what was sent at once: the later the record, the likelier a concurrent change of the object makes
+	// the status patch conflict, and the deliveries go out again (with the same ids).
+	return next(r.persist(ctx, s))
 }
 
 // send renders one delivery and posts it to its sink's webhook, read (as the RotatedSecret's ServiceAccount) from
