@@ -21,6 +21,9 @@ const (
 	// ConditionDegraded is True when a workload stopped being healthy while a new value was observed
 	// (spec.observe); False once the watch ended or the workloads are healthy again.
 	ConditionDegraded = "Degraded"
+	// ConditionRevocationPending is True while a compromised credential an emergency revokes first is not revoked
+	// yet (a failed call retried with backoff, or a person asked to revoke it); the rotation goes on regardless.
+	ConditionRevocationPending = "RevocationPending"
 )
 
 // Condition reasons. Event reasons are the same strings, so `kubectl describe` tells one story.
@@ -149,4 +152,31 @@ const (
 	ReasonRevocationRequired = "RevocationRequired"
 	// ReasonMirrorFailed: writing an external mirror (GitHub Actions) failed.
 	ReasonMirrorFailed = "MirrorFailed"
+
+	// ReasonEmergencyStarted: an emergency rotation started (Event).
+	ReasonEmergencyStarted = "EmergencyStarted"
+	// ReasonEmergencyPreempted: an emergency discarded the rotation in progress or halted (Event).
+	ReasonEmergencyPreempted = "EmergencyPreempted"
+	// ReasonEmergencyQueued: an emergency token arrived while an emergency rotation runs; it is handled after it.
+	ReasonEmergencyQueued = "EmergencyQueued"
+	// ReasonEmergencyValidationFailed: an emergency's rollout or validation failed; it halts on the new value (the
+	// compromised one is never written back), whatever onFailure says.
+	ReasonEmergencyValidationFailed = "EmergencyValidationFailed"
+	// ReasonCompromisedValue: a write would have put a compromised value into a target; it was refused.
+	ReasonCompromisedValue = "CompromisedValue"
+	// ReasonRevocationPending: a compromised credential is not revoked yet (RevocationPending's reason).
+	ReasonRevocationPending = "RevocationPending"
+	// ReasonCompromisedRevoked: a compromised credential is revoked (Event; RevocationPending=False).
+	ReasonCompromisedRevoked = "CompromisedRevoked"
+	// ReasonOverrideApplied: a temporary override of spec.emergency.overrides was applied.
+	ReasonOverrideApplied = "OverrideApplied"
+	// ReasonOverrideReverted: an override's duration ended and the original value (or its absence) is back.
+	ReasonOverrideReverted = "OverrideReverted"
+	// ReasonOverrideKept: a person changed an overridden key meanwhile: the operator leaves their value.
+	ReasonOverrideKept = "OverrideKept"
+	// ReasonOverrideFailed: an override could not be applied or reverted; retried.
+	ReasonOverrideFailed = "OverrideFailed"
+	// ReasonPurgeSucceeded / ReasonPurgeFailed: the emergency's purge Jobs ended; nothing is rolled back.
+	ReasonPurgeSucceeded = "PurgeSucceeded"
+	ReasonPurgeFailed    = "PurgeFailed"
 )

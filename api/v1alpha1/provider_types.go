@@ -223,4 +223,8 @@ type Revocation struct {
 	// Message says what is happening or what a person must do.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Compromised is true for a credential an emergency revokes first: it is revoked even while its value is still
+	// in the targets, and a person is asked again every minute, not every hour.
+	// +optional
+	Compromised bool `json:"compromised,omitempty"`
 }

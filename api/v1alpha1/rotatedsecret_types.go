@@ -133,6 +133,11 @@ type RotatedSecretSpec struct {
 	// +optional
 	Observe *ObserveSpec `json:"observe,omitempty"`
 
+	// Emergency says what an emergency rotation does beyond replacing the value: when the compromised credential is
+	// revoked, temporary hardening (overrides) and purge Jobs. Without it an emergency still revokes first.
+	// +optional
+	Emergency *EmergencySpec `json:"emergency,omitempty"`
+
 	// RevisionHistoryLimit is how many rotations status.history keeps. Default 10.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100

@@ -225,6 +225,34 @@ type RotatedSecretStatus struct {
 	// +optional
 	Revocations []Revocation `json:"revocations,omitempty"`
 
+	// Compromised are the revisions in service when an emergency was requested, newest last (at most 100, never
+	// trimmed by revisionHistoryLimit). Their values are never written to any target again.
+	// +kubebuilder:validation:MaxItems=100
+	// +listType=atomic
+	// +optional
+	Compromised []CompromisedRevision `json:"compromised,omitempty"`
+
+	// QueuedEmergencyRequest is an emergency token set while an emergency rotation runs: it is handled once that
+	// one ends (the latest token wins).
+	// +optional
+	QueuedEmergencyRequest string `json:"queuedEmergencyRequest,omitempty"`
+
+	// Overrides are the active temporary overrides of spec.emergency.overrides, with their expiry.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	// +optional
+	Overrides []OverrideStatus `json:"overrides,omitempty"`
+
+	// PurgeJobs are the spec.emergency.jobs of the last emergency rotation.
+	// +optional
+	PurgeJobs *ValidationStatus `json:"purgeJobs,omitempty"`
+
+	// Incidents records every emergency, newest first (at most 20, never trimmed by revisionHistoryLimit).
+	// +kubebuilder:validation:MaxItems=20
+	// +listType=atomic
+	// +optional
+	Incidents []Incident `json:"incidents,omitempty"`
+
 	// History of rotations, newest first, at most spec.revisionHistoryLimit entries.
 	// +listType=atomic
 	// +optional
