@@ -133,11 +133,16 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.checkSpec,       // parse the spec; refuse what cannot work (InvalidSpec)
 		r.deliver,         // send the notifications in the outbox (never holds a rotation)
 		r.loadStaging,     // read the staging Secret
+		r.revertOverrides, // revert the emergency overrides whose duration ended, then restart the stages
+		r.preempt,         // an emergency token discards the rotation in progress or halted (compromised: never again)
 		r.resumeHalted,    // a halted rotation waits for a person (onFailure: Rollback rolls it back)
 		r.backoff,         // after a failed attempt, hold the next one until status says it may run
 		r.when,            // hold a due rotation for its window, its notice and its dependencies
 		r.decide,          // start a rotation, or carry on with the pending one
+		r.applyOverrides,  // an emergency applies its temporary overrides before anything restarts
+		r.revokeEarly,     // an emergency revokes the compromised credential first (before or after the new one is issued)
 		r.generate,        // produce, verify and stage the new value (staging Secret), then record it (status)
+		r.revokeEarly,     // (a provider that revokes only once the replacement exists: the Stripe webhook's twin)
 		r.writeTargets,    // pre-flight every target and mirror, then write the staged value to all of them
 		r.rolloutPhase,    // restart the workloads stage by stage, each waiting for health (status.rollout)
 		r.validatePhase,   // run the validation Jobs and wait for them (status.validation)
@@ -146,6 +151,7 @@ func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		r.expirePrevious,  // remove previous-value keys once the grace period is over (queues its revocation)
 		r.observePhase,    // watch the workloads for spec.observe after a commit (Degraded; roll back if asked)
 		r.postRotatePhase, // run the post-rotation Jobs of the committed revision (they never roll back)
+		r.purgePhase,      // run an emergency's purge Jobs once its new value is in service (they never roll back)
 		r.revokePhase,     // revoke the old credential (or a failed rotation's new one) at the provider
 		r.syncTargets,     // restore targets that drifted from the current value
 	}

@@ -243,6 +243,11 @@ type RotatedSecretStatus struct {
 	// +optional
 	Overrides []OverrideStatus `json:"overrides,omitempty"`
 
+	// OverrideRestart is the restart of the stages after an override was reverted (so pods read the original value
+	// again); nil when none runs.
+	// +optional
+	OverrideRestart *RolloutStatus `json:"overrideRestart,omitempty"`
+
 	// PurgeJobs are the spec.emergency.jobs of the last emergency rotation.
 	// +optional
 	PurgeJobs *ValidationStatus `json:"purgeJobs,omitempty"`

@@ -846,6 +846,11 @@ func (in *RotatedSecretStatus) DeepCopyInto(out *RotatedSecretStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.OverrideRestart != nil {
+		in, out := &in.OverrideRestart, &out.OverrideRestart
+		*out = new(RolloutStatus)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.PurgeJobs != nil {
 		in, out := &in.PurgeJobs, &out.PurgeJobs
 		*out = new(ValidationStatus)
