@@ -36,7 +36,7 @@ func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) outcome 
 		s.queueRevocation(st.PreviousRevision)
 	}
 	st.PreviousRevision, st.PreviousExpiryTime = 0, nil
-	if keepPrevious(s.rs) && !p.Emergency && old > 0 {
+	if keepPrevious(s.rs) && !p.Emergency && old > 0 && !s.compromised(old) {
 		st.PreviousRevision = old
 		st.PreviousExpiryTime = &metav1.Time{Time: s.now.Add(s.grace)}
 	} else {
@@ -53,7 +53,11 @@ func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) outcome 
 	s.setCondition(rotationv1alpha1.ConditionRotating, metav1.ConditionFalse, rotationv1alpha1.ReasonRotated, msg)
 	s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonRotated, "Rotate", "%s", msg)
 	s.notify(rotationv1alpha1.NotifySucceeded, p.Revision, msg, nil)
-	s.startPostRotation(p.Revision)
+	s.startJobs(s.postRotationJobs(), p.Revision)
+	if p.Emergency {
+		s.startJobs(s.purgeJobs(), p.Revision)
+		s.endIncident(rotationv1alpha1.IncidentOutcomeSucceeded, rotationv1alpha1.IncidentCommitted, msg)
+	}
 	if err := r.persist(ctx, s); err != nil {
 		return retry(err)
 	}

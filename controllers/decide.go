@@ -86,8 +86,9 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) outcome 
 	if token := policy.RotateToken(s.rs); token != "" {
 		st.LastHandledRotateRequest = token
 	}
+	token, reason := policy.EmergencyToken(s.rs.Annotations[rotationv1alpha1.EmergencyAnnotation])
 	if d.Emergency {
-		st.LastHandledEmergencyRequest, _ = policy.EmergencyToken(s.rs.Annotations[rotationv1alpha1.EmergencyAnnotation])
+		st.LastHandledEmergencyRequest = token
 	}
 	if d.Trigger == rotationv1alpha1.TriggerManual || d.Emergency {
 		// A person asked for this one: the backoff left by an earlier rolled-back rotation does not hold it.
@@ -95,6 +96,9 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) outcome 
 	}
 	s.started(d.Trigger)
 	p := s.startAttempt(d.Trigger, d.Emergency, d.Message)
+	if d.Emergency {
+		s.beginEmergency(p, token, reason)
+	}
 	ctrl.LoggerFrom(ctx).Info("Starting rotation", "revision", p.Revision, "trigger", d.Trigger)
 	s.setRotating(rotationv1alpha1.ReasonRotationStarted, fmt.Sprintf("Rotating to revision %d: %s", p.Revision, d.Message))
 	if d.Trigger != rotationv1alpha1.TriggerCreated {

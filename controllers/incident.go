@@ -54,6 +54,13 @@ func (s *scope) note(token string, t rotationv1alpha1.IncidentEntryType, format 
 	inc.Timeline = append(inc.Timeline, e)
 }
 
+// noteFor adds a step to the timeline of the emergency that produced or compromised rev, if one did.
+func (s *scope) noteFor(rev int64, t rotationv1alpha1.IncidentEntryType, format string, args ...any) {
+	if token := s.incidentOf(rev); token != "" {
+		s.note(token, t, format, args...)
+	}
+}
+
 // endIncident closes the emergency in progress with outcome.
 func (s *scope) endIncident(outcome rotationv1alpha1.IncidentOutcome, t rotationv1alpha1.IncidentEntryType, msg string) {
 	inc := s.incident("")

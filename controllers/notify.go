@@ -91,6 +91,7 @@ func (r *RotatedSecretReconciler) deliver(ctx context.Context, s *scope) outcome
 			delivered := d
 			delivered.NextAttempt = nil
 			ns.LastDelivered = &delivered
+			s.noteFor(d.Revision, rotationv1alpha1.IncidentNotified, "%s notification %s delivered to spec.notify[%d]", d.Event, d.ID, d.Sink)
 			continue
 		}
 		d.Attempts++

@@ -31,6 +31,9 @@ func indexFingerprints(o client.Object) []string {
 	for _, h := range st.History {
 		add(h.Fingerprint)
 	}
+	for _, c := range st.Compromised {
+		add(c.Fingerprint) // kept beyond the history: a compromised value is refused forever
+	}
 	return out
 }
 

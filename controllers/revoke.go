@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,21 +18,35 @@ import (
 	"github.com/tribi/secret-rotator/internal/staging"
 )
 
-// humanRecheck is how often a credential only a person can revoke is checked again.
-const humanRecheck = time.Hour
+// humanRecheck is how often a credential only a person can revoke is checked again; compromisedRecheck when it is
+// compromised.
+const (
+	humanRecheck       = time.Hour
+	compromisedRecheck = time.Minute
+)
 
 // revokePhase revokes the queued credentials. The old credential is queued only when the new one is committed
 // (confirmed by rollout and validation), a failed rotation's new credential only once every target and workload
-// is back on the old one; the current and pending revisions are never revoked. Each entry backs off on its own.
+// is back on the old one; the current and pending revisions are never revoked, except a compromised one an
+// emergency revokes first. Each entry backs off on its own.
 func (r *RotatedSecretReconciler) revokePhase(ctx context.Context, s *scope) outcome {
+	if !r.revokeQueued(ctx, s, func(rotationv1alpha1.Revocation) bool { return true }) {
+		return goOnOutcome()
+	}
+	return next(r.persist(ctx, s))
+}
+
+// revokeQueued tries the queued revocations that pick selects and that are due; it reports whether there were any.
+func (r *RotatedSecretReconciler) revokeQueued(ctx context.Context, s *scope, pick func(rotationv1alpha1.Revocation) bool) bool {
 	st := &s.rs.Status
 	if len(st.Revocations) == 0 {
-		return goOnOutcome()
+		return false
 	}
 	var keep []rotationv1alpha1.Revocation
 	for _, q := range st.Revocations {
-		if q.Revision == st.CurrentRevision || (st.Pending != nil && q.Revision == st.Pending.Revision) {
-			keep = append(keep, q) // in service, or about to be: never revoked (cannot be queued, but be sure)
+		inService := q.Revision == st.CurrentRevision || (st.Pending != nil && q.Revision == st.Pending.Revision)
+		if !pick(q) || (inService && !q.Compromised) {
+			keep = append(keep, q) // in service, or about to be: never revoked unless compromised
 			continue
 		}
 		if next := nextRevocationAttempt(q); s.now.Before(next) {
@@ -45,15 +60,38 @@ func (r *RotatedSecretReconciler) revokePhase(ctx context.Context, s *scope) out
 		keep = append(keep, q)
 	}
 	st.Revocations = keep
-	return next(r.persist(ctx, s))
+	s.revocationPending()
+	return true
+}
+
+// revocationPending sets RevocationPending while a compromised credential is not revoked yet.
+func (s *scope) revocationPending() {
+	var waiting []string
+	for _, q := range s.rs.Status.Revocations {
+		if q.Compromised {
+			waiting = append(waiting, fmt.Sprintf("revision %d (%s)", q.Revision, orNone(q.Message)))
+		}
+	}
+	c := conditions.Get(s.rs, rotationv1alpha1.ConditionRevocationPending)
+	switch {
+	case len(waiting) > 0:
+		s.setCondition(rotationv1alpha1.ConditionRevocationPending, metav1.ConditionTrue, rotationv1alpha1.ReasonRevocationPending,
+			"Compromised credential(s) not revoked yet, retried with backoff: "+strings.Join(waiting, "; "))
+	case c != nil && c.Status == metav1.ConditionTrue:
+		s.setCondition(rotationv1alpha1.ConditionRevocationPending, metav1.ConditionFalse, rotationv1alpha1.ReasonCompromisedRevoked,
+			"Every compromised credential is revoked")
+	}
 }
 
 // nextRevocationAttempt is when a queued revocation may be tried again: at once the first time, then after the
-// backoff of its failed attempts, or about hourly for one only a person can carry out.
+// backoff of its failed attempts, or about hourly for one only a person can carry out (every minute when it is
+// compromised: the operator keeps checking until the vendor refuses it).
 func nextRevocationAttempt(q rotationv1alpha1.Revocation) time.Time {
 	switch {
 	case q.Attempts == 0:
 		return time.Time{}
+	case q.HumanRequired && q.Compromised:
+		return q.Since.Add(time.Duration(q.Attempts) * compromisedRecheck)
 	case q.HumanRequired:
 		return q.Since.Add(time.Duration(q.Attempts) * humanRecheck)
 	}
@@ -74,20 +112,30 @@ func (r *RotatedSecretReconciler) revoke(ctx context.Context, s *scope, q *rotat
 		if q.Revision > st.CurrentRevision {
 			kind, reason = "New", rotationv1alpha1.ReasonNewCredentialRevoked
 		}
+		if q.Compromised {
+			kind, reason = "Compromised", rotationv1alpha1.ReasonCompromisedRevoked
+		}
 		s.event(corev1.EventTypeNormal, reason, "Revoke", "%s credential of revision %d is revoked", kind, q.Revision)
+		s.noteFor(q.Revision, rotationv1alpha1.IncidentRevoked, "%s credential of revision %d is revoked", kind, q.Revision)
 		return true
 	case errors.As(err, &human):
 		if !q.HumanRequired {
-			s.event(corev1.EventTypeWarning, rotationv1alpha1.ReasonRevocationRequired, "Revoke",
-				"Revision %d: %s (owner: %s)", q.Revision, human.Message, s.rs.Spec.Owner)
+			msg := fmt.Sprintf("Revision %d: %s (owner: %s)", q.Revision, human.Message, s.rs.Spec.Owner)
+			s.event(corev1.EventTypeWarning, rotationv1alpha1.ReasonRevocationRequired, "Revoke", "%s", msg)
+			if q.Compromised {
+				// Urgent: the Emergency event is the one receivers page on.
+				s.notify(rotationv1alpha1.NotifyEmergency, q.Revision, "URGENT, compromised credential: "+msg, nil)
+				s.noteFor(q.Revision, rotationv1alpha1.IncidentRevocationRequested, "%s", msg)
+			}
 		}
 		q.HumanRequired, q.KeyHint, q.Message = true, policy.Sanitize(human.Hint, 4), conditions.Bound(human.Message)
 		q.Attempts++
-		s.wakeAt(s.now.Add(humanRecheck), 0)
+		s.wakeAt(nextRevocationAttempt(*q), 0)
 	default:
 		q.Attempts++
 		q.Message = conditions.Bound(fmt.Sprintf("revoking failed (attempt %d): %v", q.Attempts, err))
 		s.event(corev1.EventTypeWarning, rotationv1alpha1.ReasonRevokeFailed, "Revoke", "Revision %d: %s", q.Revision, q.Message)
+		s.noteFor(q.Revision, rotationv1alpha1.IncidentRevocationFailed, "Revision %d: %s", q.Revision, q.Message)
 		q.Since = metav1.NewTime(s.now)
 		s.wakeAt(s.now.Add(policy.Backoff(q.Attempts)), 0)
 	}

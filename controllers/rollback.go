@@ -33,6 +33,9 @@ func (r *RotatedSecretReconciler) rotationFailed(ctx context.Context, s *scope, 
 	if h := s.history(p.Revision); h != nil {
 		h.Message = msg
 	}
+	if p.Emergency || s.compromised(st.CurrentRevision) {
+		return r.emergencyFailed(s, reason, msg)
+	}
 	if onFailure(s.rs) == rotationv1alpha1.FailureHalt || st.CurrentRevision == 0 {
 		why, wayOut := "spec.validation.onFailure is Halt",
 			"set onFailure: Rollback to roll back, or a new "+rotationv1alpha1.RotateAnnotation+" token to start a fresh rotation"
@@ -76,7 +79,7 @@ func (r *RotatedSecretReconciler) resumeHalted(ctx context.Context, s *scope) ou
 		st.Pending = nil
 		return goOnOutcome()
 	}
-	if onFailure(s.rs) == rotationv1alpha1.FailureRollback && st.CurrentRevision > 0 {
+	if onFailure(s.rs) == rotationv1alpha1.FailureRollback && st.CurrentRevision > 0 && !p.Emergency && !s.compromised(st.CurrentRevision) {
 		return r.rotationFailed(ctx, s, p.FailureReason, "rollback requested after a halt")
 	}
 	if c := conditions.Get(s.base, rotationv1alpha1.ConditionStalled); c != nil {

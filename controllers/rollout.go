@@ -110,6 +110,7 @@ func (r *RotatedSecretReconciler) runStages(ctx context.Context, s *scope, rev i
 			ro.Stage, ro.StageStartTime, ro.Workloads = "", nil, nil
 			s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonStageHealthy, "Restart",
 				"Stage %s healthy: %d workload(s) on revision %d%s", stage.Name, len(statuses), rev, rollingBackNote(ro))
+			s.note("", rotationv1alpha1.IncidentStageHealthy, "Stage %s healthy: %d workload(s) on revision %d", stage.Name, len(statuses), rev)
 			if err := r.persist(ctx, s); err != nil {
 				return retry(err)
 			}

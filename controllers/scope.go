@@ -43,6 +43,7 @@ type scope struct {
 	windowMissed bool          // when: no window opened within maxDelay; decide tells when it starts
 	queued       bool          // decide: the rotation waits for a rollout slot (phase Queued)
 	goAhead      bool          // backoff: a new rotate token was handled in this pass for the pending rotation
+	preempted    string        // preempt: what an emergency token discarded in this pass, for the incident record
 	fresh        bool          // persist: status was written in this reconcile, so the cached copy was current
 	wrote        bool          // writeTargets, rollback, expirePrevious, syncTargets: targets written; the cache lags
 	stalled      *cause        // conclude: why nothing can go on; summarize turns it into conditions

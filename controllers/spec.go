@@ -125,7 +125,15 @@ func (r *RotatedSecretReconciler) checkValidation(ctx context.Context, s *scope)
 		if msg := checkTimeout(postRotationTimeout(pr)); msg != "" {
 			return invalid("spec.postRotation.timeout: %s", msg)
 		}
-		return r.checkJobs(ctx, s, "spec.postRotation", pr.Jobs, postJobName)
+		if o := r.checkJobs(ctx, s, "spec.postRotation", pr.Jobs, postJobName); o.done() {
+			return o
+		}
+	}
+	if e := s.rs.Spec.Emergency; e != nil {
+		if msg := checkTimeout(purgeTimeout(e)); msg != "" {
+			return invalid("spec.emergency.jobsTimeout: %s", msg)
+		}
+		return r.checkJobs(ctx, s, "spec.emergency", e.Jobs, purgeJobName)
 	}
 	return goOnOutcome()
 }
@@ -223,6 +231,13 @@ func validationTimeout(v *rotationv1alpha1.ValidationSpec) rotationv1alpha1.Dura
 func postRotationTimeout(pr *rotationv1alpha1.PostRotationSpec) rotationv1alpha1.Duration {
 	if pr.Timeout != "" {
 		return pr.Timeout
+	}
+	return "15m"
+}
+
+func purgeTimeout(e *rotationv1alpha1.EmergencySpec) rotationv1alpha1.Duration {
+	if e.JobsTimeout != "" {
+		return e.JobsTimeout
 	}
 	return "15m"
 }

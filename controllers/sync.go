@@ -128,6 +128,9 @@ func (r *RotatedSecretReconciler) verifiedValues(s *scope, rev int64) (provider.
 		return nil, nil
 	}
 	st := s.rs.Status
+	if s.compromised(rev) && (st.Pending == nil || st.Pending.Revision != rev) {
+		return nil, &compromisedError{rev: rev}
+	}
 	want := ""
 	switch {
 	case st.Pending != nil && st.Pending.Revision == rev:
@@ -155,12 +158,25 @@ func (e *tamperedError) Error() string {
 		e.rev, e.got, e.want, rotationv1alpha1.RotateAnnotation)
 }
 
+// compromisedError: a write would put a compromised value into a target.
+type compromisedError struct{ rev int64 }
+
+func (e *compromisedError) Error() string {
+	return fmt.Sprintf("revision %d is compromised (an emergency was requested while it was in service): it is "+
+		"written to no target again, not even to repair one; set a new %s or %s token for a fresh value",
+		e.rev, rotationv1alpha1.RotateAnnotation, rotationv1alpha1.EmergencyAnnotation)
+}
+
 // stagedFailed turns a failure to read staged values into an outcome: a tampered value stalls, anything else is
 // retried.
 func stagedFailed(err error) outcome {
 	var t *tamperedError
 	if errors.As(err, &t) {
 		return stall(rotationv1alpha1.ReasonStagingTampered, t.Error())
+	}
+	var c *compromisedError
+	if errors.As(err, &c) {
+		return stall(rotationv1alpha1.ReasonCompromisedValue, c.Error())
 	}
 	return retry(err)
 }

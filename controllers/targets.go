@@ -54,7 +54,7 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) ou
 		return waitUntil(s.now)
 	}
 	var prev provider.Values
-	if keepPrevious(s.rs) && !p.Emergency && s.rs.Status.CurrentRevision > 0 {
+	if keepPrevious(s.rs) && !p.Emergency && s.rs.Status.CurrentRevision > 0 && !s.compromised(s.rs.Status.CurrentRevision) {
 		if prev, err = r.verifiedValues(s, s.rs.Status.CurrentRevision); err != nil {
 			return stagedFailed(err)
 		}
@@ -82,6 +82,7 @@ func (r *RotatedSecretReconciler) writeTargets(ctx context.Context, s *scope) ou
 	// that finds the rotation at StepStaged and writes the same bytes again, which changes nothing.
 	s.wrote = true
 	p.Step = rotationv1alpha1.StepTargetsWritten
+	s.note("", rotationv1alpha1.IncidentTargetsWritten, "Revision %d (%s) is in every target: %s", p.Revision, p.Fingerprint, s.targetSummary())
 	return r.hook(StepHookTargetsWritten)
 }
 

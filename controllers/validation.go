@@ -68,12 +68,14 @@ func (r *RotatedSecretReconciler) validatePhase(ctx context.Context, s *scope) o
 		}
 	}
 	if failedJob != "" {
+		s.note("", rotationv1alpha1.IncidentValidation, "Validation Job %s of revision %d failed", failedJob, rev)
 		return r.rotationFailed(ctx, s, rotationv1alpha1.ReasonValidationFailed, fmt.Sprintf("validation Job %s failed", failedJob))
 	}
 	if running == 0 {
 		s.rs.Status.Pending.Step = rotationv1alpha1.StepConfirmed
 		s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonValidationPassed, "Validate",
 			"Revision %d passed %d validation Job(s)", rev, len(spec.Jobs))
+		s.note("", rotationv1alpha1.IncidentValidation, "Revision %d passed %d validation Job(s)", rev, len(spec.Jobs))
 		return next(r.persist(ctx, s))
 	}
 	timeout, _ := validationTimeout(spec).Parse()

@@ -29,8 +29,10 @@ const (
 	OutcomeRepaired Outcome = "Repaired"
 	// OutcomeRolledBack: a stage timed out or validation failed; the previous value is back everywhere.
 	OutcomeRolledBack Outcome = "RolledBack"
-	// OutcomeHalted: a stage timed out or validation failed and onFailure is Halt.
+	// OutcomeHalted: a stage timed out or validation failed and onFailure is Halt (or it was an emergency).
 	OutcomeHalted Outcome = "Halted"
+	// OutcomeDiscarded: an emergency discarded the rotation before it ended.
+	OutcomeDiscarded Outcome = "Discarded"
 )
 
 // Phase summarises status for `kubectl get`.

@@ -65,7 +65,7 @@ const (
 )
 
 // NotifyEvent is a rotation event that can be notified.
-// +kubebuilder:validation:Enum=Scheduled;Started;Succeeded;Failed;RolledBack;Halted;Emergency;Degraded
+// +kubebuilder:validation:Enum=Scheduled;Started;Succeeded;Failed;RolledBack;Halted;Emergency;Degraded;Purge
 type NotifyEvent string
 
 // Notification events.
@@ -78,6 +78,8 @@ const (
 	NotifyHalted     NotifyEvent = "Halted"
 	NotifyEmergency  NotifyEvent = "Emergency"
 	NotifyDegraded   NotifyEvent = "Degraded"
+	// NotifyPurge: an emergency's purge Jobs (spec.emergency.jobs) finished; the message says how.
+	NotifyPurge NotifyEvent = "Purge"
 )
 
 // NotifySpec sends rotation events to a webhook.

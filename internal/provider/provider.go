@@ -98,6 +98,20 @@ type Provider interface {
 	Check(spec rotationv1alpha1.ProviderSpec) error
 }
 
+// EarlyRevoker is implemented by a provider whose credential can be revoked before its replacement is issued
+// (RevokesBeforeIssue true): an emergency that revokes first then revokes the compromised credential before it
+// calls Generate. A provider that needs the old credential to issue the new one (the Stripe webhook copies the
+// endpoint in service) answers false, or does not implement it: it is revoked as soon as the replacement exists.
+type EarlyRevoker interface {
+	RevokesBeforeIssue(spec rotationv1alpha1.ProviderSpec) bool
+}
+
+// RevokesBeforeIssue reports whether p may revoke the credential in service before it issues the next one.
+func RevokesBeforeIssue(p Provider, spec rotationv1alpha1.ProviderSpec) bool {
+	e, ok := p.(EarlyRevoker)
+	return ok && e.RevokesBeforeIssue(spec)
+}
+
 // Provider kinds: the field names of the provider blocks in spec.provider.
 const (
 	KindRandom          = "random"

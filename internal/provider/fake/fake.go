@@ -20,6 +20,9 @@ type Provider struct {
 	OutputsFunc func(spec rotationv1alpha1.ProviderSpec) []string
 	// RevocableFunc says which revisions are revoked; default none (like the random provider it stands in for).
 	RevocableFunc func(spec rotationv1alpha1.ProviderSpec, rev int64) bool
+	// EarlyRevoke makes it a provider.EarlyRevoker that revokes before it issues (the http provider's order);
+	// false: after (the Stripe webhook's).
+	EarlyRevoke bool
 
 	mu    sync.Mutex
 	calls map[string]int
@@ -69,6 +72,9 @@ func (p *Provider) Revoke(ctx context.Context, req provider.Request, old provide
 	}
 	return nil
 }
+
+// RevokesBeforeIssue implements provider.EarlyRevoker.
+func (p *Provider) RevokesBeforeIssue(rotationv1alpha1.ProviderSpec) bool { return p.EarlyRevoke }
 
 // Outputs implements provider.Provider.
 func (p *Provider) Outputs(spec rotationv1alpha1.ProviderSpec) []string {

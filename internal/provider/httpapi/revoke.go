@@ -8,8 +8,13 @@ import (
 	"fmt"
 	"net/http"
 
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/provider"
 )
+
+// RevokesBeforeIssue implements provider.EarlyRevoker: a vendor key is revoked by its id, which needs nothing of the
+// next one, so an emergency revokes the compromised key before it issues a new one.
+func (p *Provider) RevokesBeforeIssue(rotationv1alpha1.ProviderSpec) bool { return true }
 
 // Revoke retires the credential Generate described in old.State with one call to spec.revoke, made with the
 // operator's credential. It does nothing without spec.revoke, and nothing when old has no id: a credential that

@@ -238,6 +238,10 @@ func (k *SecretKey) Inputs(spec rotationv1alpha1.ProviderSpec) []string {
 	return []string{spec.StripeSecretKey.StagedSecretRef.Name}
 }
 
+// RevokesBeforeIssue implements provider.EarlyRevoker: only a person can roll a Stripe key, so an emergency asks
+// its owner at once, before the replacement is promoted.
+func (k *SecretKey) RevokesBeforeIssue(rotationv1alpha1.ProviderSpec) bool { return true }
+
 // Revocable implements provider.Provider: a key the operator promoted is tracked until a person has revoked it;
 // the key in service before the first rotation is unknown to it.
 func (k *SecretKey) Revocable(_ rotationv1alpha1.ProviderSpec, rev int64) bool { return rev > 0 }
