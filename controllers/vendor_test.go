@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,9 @@ type vendor struct {
 	minted  int
 	fail500 bool
 	onMint  func() // called after a key is minted, before the response is sent
+	// calls records "mint <id>" and "revoke <id>" in order; failRevoke answers 500 to revocations.
+	calls      []string
+	failRevoke bool
 }
 
 func newVendor() *vendor {
@@ -60,6 +64,7 @@ func (v *vendor) serve(w http.ResponseWriter, r *http.Request) {
 		v.minted++
 		id, key := fmt.Sprintf("k%d", v.minted), fmt.Sprintf("cy_live_%d_%d", v.minted, time.Now().UnixNano())
 		v.keys[id], v.live[key] = key, true
+		v.calls = append(v.calls, "mint "+id)
 		onMint := v.onMint
 		v.mu.Unlock()
 		if onMint != nil {
@@ -71,7 +76,10 @@ func (v *vendor) serve(w http.ResponseWriter, r *http.Request) {
 		if !v.live[auth] {
 			w.WriteHeader(http.StatusUnauthorized)
 		}
+	case r.Method == http.MethodDelete && v.failRevoke:
+		w.WriteHeader(http.StatusInternalServerError)
 	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/v1/keys/"):
+		v.calls = append(v.calls, "revoke "+strings.TrimPrefix(r.URL.Path, "/v1/keys/"))
 		key, ok := v.keys[strings.TrimPrefix(r.URL.Path, "/v1/keys/")]
 		if !ok || !v.live[key] {
 			w.WriteHeader(http.StatusNotFound)
@@ -93,6 +101,12 @@ func (v *vendor) mintedKeys() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.minted
+}
+
+func (v *vendor) log() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.calls)
 }
 
 func (v *vendor) set(f func(v *vendor)) {
