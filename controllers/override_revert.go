@@ -197,9 +197,9 @@ func removeOverride(list []rotationv1alpha1.OverrideStatus, e rotationv1alpha1.O
 }
 
 // restartAfterRevert restarts the stages of spec.rollout after a revert (status.overrideRestart): stage by stage,
-// each waiting for health, the override annotation set to the revert's time. While a rotation is pending it
+// each waiting for health, the override annotation set to the revert's time. While a rotation is in progress it
 // waits (that rotation restarts the stages too, and goes first); the stage in progress then starts again, with a
-// fresh timeout. A stage that fails or times out ends the restart with a Warning: the values are reverted, and
+// fresh timeout. A halted rotation restarts nothing until a person acts, so it does not hold the restart. A stage that fails or times out ends the restart with a Warning: the values are reverted, and
 // pods keep the override only until they restart.
 func (r *RotatedSecretReconciler) restartAfterRevert(ctx context.Context, s *scope) outcome {
 	st := &s.rs.Status
@@ -209,7 +209,7 @@ func (r *RotatedSecretReconciler) restartAfterRevert(ctx context.Context, s *sco
 	case s.rs.Spec.Rollout == nil:
 		st.OverrideRestart = nil
 		return goOnOutcome()
-	case st.Pending != nil:
+	case st.Pending != nil && st.Pending.Step != rotationv1alpha1.StepHalted:
 		ro.Stage, ro.StageStartTime, ro.Workloads = "", nil, nil
 		return goOnOutcome()
 	}

@@ -54,6 +54,9 @@ func (r *RotatedSecretReconciler) summarize(s *scope) {
 		st.Phase = rotationv1alpha1.PhaseStalled
 	case s.backingOff:
 		// The conditions of the failed attempt stay until the next attempt.
+	case st.Pending != nil && st.Pending.Step == rotationv1alpha1.StepHalted && stalledNow(rs):
+		// A halted rotation stays Stalled, with its reason, through the persists of other phases that run before
+		// resumeHalted (a notification delivered, an override reverted).
 	case st.Pending != nil:
 		conditions.Delete(rs, rotationv1alpha1.ConditionStalled)
 		msg := fmt.Sprintf("Rotating to revision %d (%s)", st.Pending.Revision, st.Pending.Step)
@@ -84,4 +87,10 @@ func (r *RotatedSecretReconciler) summarize(s *scope) {
 		}
 		st.Phase = phase
 	}
+}
+
+// stalledNow reports whether rs has Stalled=True.
+func stalledNow(rs *rotationv1alpha1.RotatedSecret) bool {
+	c := conditions.Get(rs, rotationv1alpha1.ConditionStalled)
+	return c != nil && c.Status == metav1.ConditionTrue
 }
