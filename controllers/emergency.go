@@ -2,16 +2,21 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/policy"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/staging"
+	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
 // preempt lets a new emergency token start at once. A rotation in progress (any step) or halted is discarded: its
@@ -91,7 +96,7 @@ func (s *scope) beginEmergency(p *rotationv1alpha1.PendingRotation, token, reaso
 			}
 		}
 		s.markCompromised(rev, fp, token)
-		s.note(token, rotationv1alpha1.IncidentRequested, "Revision %d (%s) marked compromised: it is never written to any target again", rev, orNone(fp))
+		s.note(token, rotationv1alpha1.IncidentCompromised, "Revision %d (%s) marked compromised: it is never written to any target again", rev, orNone(fp))
 		if first {
 			s.queueRevocation(rev)
 			s.flagCompromised(rev)
@@ -127,25 +132,30 @@ func (r *RotatedSecretReconciler) revokeEarly(ctx context.Context, s *scope) out
 	return next(r.persist(ctx, s))
 }
 
-// removePrevious drops the previous-value keys from every target, leaving the keys that hold the value in service
-// as they are (the replacement takes their place when it is written).
+// removePrevious drops the previous-value keys from every target with a merge patch that names only them: the keys
+// that hold the value in service are not touched (not even rewritten with the bytes they hold, which may be a
+// discarded rotation's value rather than the current revision's). The replacement takes their place when written.
 func (r *RotatedSecretReconciler) removePrevious(ctx context.Context, s *scope) outcome {
-	if err := s.ensureFresh(ctx, r); err != nil {
-		return retry(err)
-	}
 	st := &s.rs.Status
-	cur, ok := staging.Get(s.staging, st.CurrentRevision)
-	if !ok {
-		return stall(rotationv1alpha1.ReasonStagingLost, fmt.Sprintf("the staging Secret no longer holds revision %d: "+
-			"the previous-value keys cannot be removed without it; remove them by hand", st.CurrentRevision))
-	}
-	for _, w := range desiredWrites(s.rs, cur.Values, nil) {
-		if o := r.applyTarget(ctx, s, w, false); o.done() {
-			return o
+	for _, w := range desiredWrites(s.rs, nil, nil) {
+		drop := map[string]any{}
+		for key := range w.Data {
+			drop[key+previousSuffix(s.rs)] = nil
+		}
+		patch, err := json.Marshal(map[string]any{"data": drop})
+		if err != nil {
+			return retry(err)
+		}
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: w.Name}}
+		err = s.actor.Writer.Patch(ctx, sec, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(s.fieldManager()))
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return forbidden(s.actor.Refused(tenancy.Action{Verb: "patch", Resource: "secrets", Namespace: w.Namespace, Name: w.Name}, err))
 		}
 	}
 	s.wrote = true
-	msg := fmt.Sprintf("Removed compromised revision %d from the previous-value keys of %s", st.PreviousRevision, s.targetSummary())
+	msg := fmt.Sprintf("Removed the previous-value keys (%s) of %s", previousSuffix(s.rs), s.targetSummary())
 	s.note("", rotationv1alpha1.IncidentPreviousRemoved, "%s", msg)
 	s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonPreviousRemoved, "RemovePrevious", "%s", msg)
 	st.PreviousRevision, st.PreviousExpiryTime = 0, nil

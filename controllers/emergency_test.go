@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
@@ -29,6 +33,36 @@ func committedTwice(rs *rotationv1alpha1.RotatedSecret) (v1, v2 string) {
 	rollOutRevision(ns, 2)
 	passValidation(rs, 2)
 	return v1, secretValue(ns, "backend-env", "JWT_SECRET")
+}
+
+// watchValues records every value key of Secret ns/name takes from now on (a watch from its current
+// resourceVersion), until the spec ends.
+func watchValues(ns, name, key string) func() []string {
+	GinkgoHelper()
+	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: k8sClient.Scheme()})
+	Expect(err).NotTo(HaveOccurred())
+	var sec corev1.Secret
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &sec)).To(Succeed())
+	w, err := wc.Watch(ctx, &corev1.SecretList{}, client.InNamespace(ns), client.MatchingFields{"metadata.name": name},
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: sec.ResourceVersion}})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(w.Stop)
+	var mu sync.Mutex
+	var seen []string
+	go func() {
+		for ev := range w.ResultChan() {
+			if s, ok := ev.Object.(*corev1.Secret); ok {
+				mu.Lock()
+				seen = append(seen, string(s.Data[key]))
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
 }
 
 // timelineTypes lists the entry types of an incident's timeline.
@@ -89,7 +123,7 @@ var _ = Describe("Emergency rotation", func() {
 
 	DescribeTable("discards the rotation in progress and starts at once",
 		func(onFailure rotationv1alpha1.FailurePolicy, reach func(rs *rotationv1alpha1.RotatedSecret)) {
-			rs := jwtWithRollout(ns, testgen.WithValidation(onFailure, "15m", "smoke"))
+			rs := jwtWithRollout(ns, testgen.WithValidation(onFailure, "15m", "smoke"), testgen.WithPrevious("_PREVIOUS", "24h"))
 			Expect(k8sClient.Create(ctx, rs)).To(Succeed())
 			rollOutRevision(ns, 1)
 			passValidation(rs, 1)
@@ -97,6 +131,7 @@ var _ = Describe("Emergency rotation", func() {
 			cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
 			reach(rs)
 
+			seen := watchValues(ns, "backend-env", "JWT_SECRET")
 			cluster.Annotate(rs, rotationv1alpha1.EmergencyAnnotation, "e1 leaked")
 			Eventually(func(g Gomega) {
 				p := cluster.RotatedSecret(rs).Status.Pending
@@ -114,6 +149,9 @@ var _ = Describe("Emergency rotation", func() {
 				rotationv1alpha1.IncidentCommitted))
 			Expect(got.Status.Compromised).To(ContainElement(HaveField("Revision", BeEquivalentTo(1))))
 			Expect(eventReasons(rs)).To(ContainElement(rotationv1alpha1.ReasonEmergencyPreempted))
+			Expect(seen()).NotTo(ContainElement(v1), "the compromised value was never written again, not even for a moment")
+			Expect(seen()).To(ContainElement(secretValue(ns, "backend-env", "JWT_SECRET")))
+			Expect(secretData(ns, "backend-env")).NotTo(HaveKey("JWT_SECRET_PREVIOUS"))
 		},
 		Entry("while its first stage rolls out", rotationv1alpha1.FailurePolicy(""), func(rs *rotationv1alpha1.RotatedSecret) {
 			waitForTemplate(ns, "esim-worker", "jwt", 2)

@@ -123,12 +123,13 @@ type CompromisedRevision struct {
 }
 
 // IncidentEntryType is what happened in an incident.
-// +kubebuilder:validation:Enum=Requested;Queued;Preempted;PreviousRemoved;Revoked;RevocationFailed;RevocationRequested;TargetsWritten;StageHealthy;Validation;OverrideApplied;OverrideReverted;OverrideKept;PurgeJob;Notified;Committed;Halted
+// +kubebuilder:validation:Enum=Requested;Compromised;Queued;Preempted;PreviousRemoved;Revoked;RevocationFailed;RevocationRequested;TargetsWritten;StageHealthy;Validation;OverrideApplied;OverrideReverted;OverrideKept;PurgeJob;Notified;Committed;Halted
 type IncidentEntryType string
 
 // Incident entry types.
 const (
 	IncidentRequested           IncidentEntryType = "Requested"
+	IncidentCompromised         IncidentEntryType = "Compromised"
 	IncidentQueued              IncidentEntryType = "Queued"
 	IncidentPreempted           IncidentEntryType = "Preempted"
 	IncidentPreviousRemoved     IncidentEntryType = "PreviousRemoved"
