@@ -7,12 +7,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
-	"github.com/tribi/secret-rotator/internal/conditions"
+	"github.com/tribi/secret-rotator/internal/policy"
 )
 
 // keptFirst is how many of an incident's first entries survive when its timeline is full: the request, what was
 // discarded and revoked; after them the newest are kept.
-const keptFirst = 16
+const keptFirst = 12
 
 // openIncident starts the record of an emergency (newest first; at most MaxIncidents are kept, whatever
 // revisionHistoryLimit says).
@@ -44,7 +44,7 @@ func (s *scope) note(token string, t rotationv1alpha1.IncidentEntryType, format 
 	if inc == nil {
 		return
 	}
-	e := rotationv1alpha1.IncidentEntry{Time: metav1.NewTime(s.now), Type: t, Message: conditions.Bound(fmt.Sprintf(format, args...))}
+	e := rotationv1alpha1.IncidentEntry{Time: metav1.NewTime(s.now), Type: t, Message: policy.Sanitize(fmt.Sprintf(format, args...), rotationv1alpha1.MaxIncidentMessage)}
 	if n := len(inc.Timeline); n > 0 && inc.Timeline[n-1].Type == t && inc.Timeline[n-1].Message == e.Message {
 		return // a retried pass records the same step once
 	}

@@ -153,7 +153,7 @@ type IncidentEntry struct {
 	Time metav1.Time `json:"time"`
 	// Type of step.
 	Type IncidentEntryType `json:"type"`
-	// Message says what (never a value).
+	// Message says what (never a value), at most 300 characters.
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	Message string `json:"message,omitempty"`
@@ -172,8 +172,12 @@ const (
 	IncidentOutcomeSuperseded IncidentOutcome = "Superseded"
 )
 
-// MaxIncidentEntries is how many steps one incident's timeline keeps (the first ones and the newest).
-const MaxIncidentEntries = 64
+// MaxIncidentEntries is how many steps one incident's timeline keeps (the first ones and the newest), and
+// MaxIncidentMessage how many characters each message: 20 incidents stay well under the size of an object.
+const (
+	MaxIncidentEntries = 40
+	MaxIncidentMessage = 300
+)
 
 // MaxIncidents is how many incidents status.incidents keeps (the newest).
 const MaxIncidents = 20
@@ -205,8 +209,8 @@ type Incident struct {
 	// EndTime is when the rotation ended.
 	// +optional
 	EndTime *metav1.Time `json:"endTime,omitempty"`
-	// Timeline of what happened, oldest first.
-	// +kubebuilder:validation:MaxItems=64
+	// Timeline of what happened, oldest first (the first 12 entries and the newest).
+	// +kubebuilder:validation:MaxItems=40
 	// +listType=atomic
 	// +optional
 	Timeline []IncidentEntry `json:"timeline,omitempty"`
