@@ -77,19 +77,36 @@ func afterRollout(rs *rotationv1alpha1.RotatedSecret) rotationv1alpha1.RotationS
 // the stage once they are all healthy on rev. It returns goOn when every stage is completed, a wait while one is
 // not, and a stall (reason and message) when a stage failed: it timed out, or a Deployment exceeded its progress
 // deadline. The caller turns that into a rollback or halt.
-//
-// It reads status.rollout through s.rs each time: a persist decodes the API server's response into s.rs.
 func (r *RotatedSecretReconciler) runStages(ctx context.Context, s *scope, rev int64) outcome {
-	key := rollout.AnnotationKey(s.rs.Name)
+	return r.restartStages(ctx, s, stageRun{
+		record: func(st *rotationv1alpha1.RotatedSecretStatus) *rotationv1alpha1.RolloutStatus { return st.Rollout },
+		key:    rollout.AnnotationKey(s.rs.Name), value: rev, what: fmt.Sprintf("revision %d", rev),
+	})
+}
+
+// stageRun is one pass of the stages: a rotation's rollout (status.rollout, the restart annotation set to the
+// revision) or the restart after an override revert (status.overrideRestart, the override annotation).
+type stageRun struct {
+	// record returns the status record of the run; it is read again after every persist (a persist decodes the
+	// API server's response into s.rs).
+	record func(*rotationv1alpha1.RotatedSecretStatus) *rotationv1alpha1.RolloutStatus
+	key    string // pod-template annotation
+	value  int64  // its value: restarted means the template carries it
+	what   string // what the workloads restart on, for messages ("revision 4")
+}
+
+// restartStages drives a stageRun as runStages describes.
+func (r *RotatedSecretReconciler) restartStages(ctx context.Context, s *scope, run stageRun) outcome {
+	key, rev := run.key, run.value
 	for _, stage := range s.rs.Spec.Rollout.Stages {
-		ro := s.rs.Status.Rollout
+		ro := run.record(&s.rs.Status)
 		if slices.Contains(ro.CompletedStages, stage.Name) {
 			continue
 		}
 		if ro.Stage != stage.Name {
 			ro.Stage, ro.StageStartTime, ro.Workloads = stage.Name, &metav1.Time{Time: s.now}, nil
 			s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonRollingOut, "Restart",
-				"Stage %s started: restarting its workloads on revision %d%s", stage.Name, rev, rollingBackNote(ro))
+				"Stage %s started: restarting its workloads on %s%s", stage.Name, run.what, rollingBackNote(ro))
 			if err := r.persist(ctx, s); err != nil {
 				return retry(err)
 			}
@@ -102,15 +119,15 @@ func (r *RotatedSecretReconciler) runStages(ctx context.Context, s *scope, rev i
 		if wait.kind != goOn && wait.kind != waiting {
 			return wait
 		}
-		ro = s.rs.Status.Rollout
+		ro = run.record(&s.rs.Status)
 		ro.Workloads = statuses
 		if wait.kind == goOn {
 			ctrl.LoggerFrom(ctx).Info("Stage healthy", "stage", stage.Name, "revision", rev, "rollingBack", ro.RollingBack)
 			ro.CompletedStages = append(ro.CompletedStages, stage.Name)
 			ro.Stage, ro.StageStartTime, ro.Workloads = "", nil, nil
 			s.event(corev1.EventTypeNormal, rotationv1alpha1.ReasonStageHealthy, "Restart",
-				"Stage %s healthy: %d workload(s) on revision %d%s", stage.Name, len(statuses), rev, rollingBackNote(ro))
-			s.note("", rotationv1alpha1.IncidentStageHealthy, "Stage %s healthy: %d workload(s) on revision %d", stage.Name, len(statuses), rev)
+				"Stage %s healthy: %d workload(s) on %s%s", stage.Name, len(statuses), run.what, rollingBackNote(ro))
+			s.note("", rotationv1alpha1.IncidentStageHealthy, "Stage %s healthy: %d workload(s) on %s", stage.Name, len(statuses), run.what)
 			if err := r.persist(ctx, s); err != nil {
 				return retry(err)
 			}
@@ -122,20 +139,20 @@ func (r *RotatedSecretReconciler) runStages(ctx context.Context, s *scope, rev i
 		timeout, _ := stageTimeout(stage).Parse()
 		deadline := ro.StageStartTime.Add(timeout)
 		if !s.now.Before(deadline) {
-			return stall(rotationv1alpha1.ReasonStageTimedOut, fmt.Sprintf("stage %s was not healthy on revision %d "+
-				"within %s: %s", stage.Name, rev, stageTimeout(stage), waitingSummary(statuses)))
+			return stall(rotationv1alpha1.ReasonStageTimedOut, fmt.Sprintf("stage %s was not healthy on %s "+
+				"within %s: %s", stage.Name, run.what, stageTimeout(stage), waitingSummary(statuses)))
 		}
 		if ro.RollingBack {
 			wait.message = fmt.Sprintf("Rolling back to revision %d. %s", rev, wait.message)
 		}
 		wait.until = deadline
-		if needsPoll(s.rs.Namespace, statuses) || key != rotationv1alpha1.RestartAnnotationPrefix+s.rs.Name {
+		if needsPoll(s.rs.Namespace, statuses) || !strings.HasSuffix(key, "/"+s.rs.Name) {
 			// (A long name is shortened in the annotation key, which the watch cannot map back.)
 			wait.until = s.now.Add(rolloutPoll)
 		}
 		return wait // persisted with the Rotating condition it sets
 	}
-	ro := s.rs.Status.Rollout
+	ro := run.record(&s.rs.Status)
 	ro.Stage, ro.StageStartTime, ro.Workloads = "", nil, nil
 	return goOnOutcome()
 }

@@ -16,11 +16,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/rollout"
 	"github.com/tribi/secret-rotator/internal/sink"
 )
 
-// workloadToRotatedSecrets maps a workload event to the RotatedSecrets whose restart annotation its pod template
-// carries (same namespace). Workloads elsewhere are looked at by the rollout's short requeue.
+// workloadToRotatedSecrets maps a workload event to the RotatedSecrets whose restart annotation (or override
+// revert annotation) its pod template carries (same namespace). Workloads elsewhere are looked at by the
+// rollout's short requeue.
 func workloadToRotatedSecrets(_ context.Context, o client.Object) []reconcile.Request {
 	var tpl map[string]string
 	switch w := o.(type) {
@@ -33,7 +35,11 @@ func workloadToRotatedSecrets(_ context.Context, o client.Object) []reconcile.Re
 	}
 	var reqs []reconcile.Request
 	for k := range tpl {
-		if name, ok := strings.CutPrefix(k, rotationv1alpha1.RestartAnnotationPrefix); ok && name != "" && !strings.Contains(name, "/") {
+		name, ok := strings.CutPrefix(k, rotationv1alpha1.RestartAnnotationPrefix)
+		if !ok {
+			name, ok = strings.CutPrefix(k, rollout.OverrideAnnotationPrefix)
+		}
+		if ok && name != "" && !strings.Contains(name, "/") {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}})
 		}
 	}

@@ -250,6 +250,11 @@ type RotatedSecretStatus struct {
 	// +optional
 	OverrideRestart *RolloutStatus `json:"overrideRestart,omitempty"`
 
+	// OverriddenEmergencyRequest is the emergency token whose spec.emergency.overrides were applied (or extended):
+	// an emergency applies them once, even when they expire before its rotation ends.
+	// +optional
+	OverriddenEmergencyRequest string `json:"overriddenEmergencyRequest,omitempty"`
+
 	// PurgeJobs are the spec.emergency.jobs of the last emergency rotation.
 	// +optional
 	PurgeJobs *ValidationStatus `json:"purgeJobs,omitempty"`

@@ -24,11 +24,26 @@ const maxKeyName = 63
 // be 253 characters but the name part of an annotation key only 63, so longer names are shortened with a hash and
 // stay unique.
 func AnnotationKey(rotatedSecret string) string {
+	return annotationKey(rotationv1alpha1.RestartAnnotationPrefix, rotatedSecret)
+}
+
+// OverrideAnnotationPrefix is the prefix of the pod-template annotation that restarts a workload after a
+// RotatedSecret's emergency overrides were reverted. It is not under RestartAnnotationPrefix, which would read as
+// the restart annotation of another RotatedSecret named "override-<name>".
+const OverrideAnnotationPrefix = "override.rotation.tribi.io/"
+
+// OverrideAnnotationKey is the pod-template annotation of a RotatedSecret's override reverts:
+// "override.rotation.tribi.io/<name>", shortened as AnnotationKey shortens.
+func OverrideAnnotationKey(rotatedSecret string) string {
+	return annotationKey(OverrideAnnotationPrefix, rotatedSecret)
+}
+
+func annotationKey(prefix, rotatedSecret string) string {
 	if len(rotatedSecret) <= maxKeyName {
-		return rotationv1alpha1.RestartAnnotationPrefix + rotatedSecret
+		return prefix + rotatedSecret
 	}
 	sum := sha256.Sum256([]byte(rotatedSecret))
-	return rotationv1alpha1.RestartAnnotationPrefix + rotatedSecret[:maxKeyName-17] + "-" + hex.EncodeToString(sum[:8])
+	return prefix + rotatedSecret[:maxKeyName-17] + "-" + hex.EncodeToString(sum[:8])
 }
 
 // TemplateRevision returns the revision the workload's pod template carries for key; 0, false if it carries none

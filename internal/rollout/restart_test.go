@@ -31,6 +31,10 @@ func TestAnnotationKey(t *testing.T) {
 	}
 	long := strings.Repeat("n", 200)
 	g.Expect(AnnotationKey(long+"a")).NotTo(Equal(AnnotationKey(long+"b")), "shortened keys stay unique")
+
+	g.Expect(OverrideAnnotationKey("jwt-secret")).To(Equal("override.rotation.tribi.io/jwt-secret"))
+	g.Expect(validation.IsQualifiedName(OverrideAnnotationKey(long))).To(BeEmpty())
+	g.Expect(OverrideAnnotationKey(long)).To(HavePrefix("override.rotation.tribi.io/" + long[:20]))
 }
 
 // withTemplateAnnotations sets the pod-template annotations of a Deployment, StatefulSet or DaemonSet.

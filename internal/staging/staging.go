@@ -3,7 +3,8 @@
 //
 // Data keys are "r<revision>.<output>" for values and "r<revision>-state" for provider state (output names
 // cannot contain "-"). Which revision is current or pending is recorded in the RotatedSecret's status; the
-// staging Secret only keeps values, so committing a rotation needs no write here.
+// staging Secret only keeps values, so committing a rotation needs no write here. "override-<hash>" keys hold the
+// original values of active emergency overrides (override.go); every write keeps them.
 package staging
 
 import (
@@ -82,7 +83,8 @@ func Revisions(s *corev1.Secret) []int64 {
 	return out
 }
 
-// Put returns the staging Secret with res stored as rev, keeping only the revisions listed in keep (plus rev).
+// Put returns the staging Secret with res stored as rev, keeping only the revisions listed in keep (plus rev) and
+// every override record.
 // existing may be nil; the result is a new object whose resourceVersion is the one it was read with, so an
 // Update fails with a conflict instead of overwriting a value another reconcile staged.
 func Put(existing *corev1.Secret, rs *rotationv1alpha1.RotatedSecret, rev int64, res provider.Result, keep ...int64) *corev1.Secret {
@@ -103,7 +105,7 @@ func Put(existing *corev1.Secret, rs *rotationv1alpha1.RotatedSecret, rev int64,
 	}
 	data := map[string][]byte{}
 	for k, v := range s.Data {
-		if r, ok := revisionOf(k); ok && kept[r] && r != rev {
+		if r, ok := revisionOf(k); (ok && kept[r] && r != rev) || isOverrideKey(k) {
 			data[k] = v
 		}
 	}
