@@ -7,7 +7,12 @@
 # (hack/webhook-receiver), which logs each delivery. Then two forced rotations of jwt-secret: one that succeeds,
 # and one whose smoke Job fails and that is rolled back; then one of cookie-secret that gives notice and waits for
 # its staging twin to rotate and stay Ready (the demo cuts the samples' 10m notice and 1h soak to 1m each, so this
-# one takes about a minute). For each it prints a timeline from the operator's Events and status.
+# one takes about a minute). Last, an emergency during a running rotation (hack/demo/emergency.sh): a forced
+# rotation of jwt-secret is discarded while its workers restart, it and the revision in service are compromised,
+# JWT_SECRET_PREVIOUS leaves backend-env and RATE_LIMIT_CODES_PER_DAY drops to 2 in ConfigMap backend-config before
+# the first restart, then rollout, smoke Job, commit and a purge Job; the override (1m in the demo) is reverted
+# and the stages restart. For each it prints a timeline from the operator's Events and status (for the emergency,
+# also its incident record).
 #
 # Everything it starts is stopped at the end (operator, webhook receiver, then the cluster), on success, failure
 # or Ctrl-C. Secret values are never printed: only key names, revisions and keyed fingerprints.
@@ -17,9 +22,11 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-# Formatting, the operator's state, waits, fingerprints and timelines.
+# Formatting, the operator's state, waits, fingerprints and timelines; act 4.
 # shellcheck source=hack/demo/lib.sh
 source hack/demo/lib.sh
+# shellcheck source=hack/demo/emergency.sh
+source hack/demo/emergency.sh
 
 ns=backend                          # where the sample backend lives
 staging_ns=backend-staging          # where the staging twins of its RotatedSecrets live
@@ -50,6 +57,7 @@ cleanup() {
     done
   fi
   section "Cleaning up"
+  stop_pid "backend-env watch" "$watch_pid"
   stop_pid operator "$mgr_pid"
   stop_pid "webhook receiver" "$receiver_pid"
   if [ -n "$cluster_started" ]; then
@@ -273,6 +281,9 @@ info "Notice given at $notice_time for $notice_start"
 info "$ns/cookie-secret started at $started, after both: revision $(field cookie-secret .status.currentRevision)," \
   "$(field cookie-secret .status.currentFingerprint), in backend-env[COOKIE_SECRET]"
 
+# --- 4. An emergency during a running rotation (hack/demo/emergency.sh) ---------------------------------------
+emergency_act
+
 section "Notifications received by the webhook receiver ($tmp/webhooks.log)"
 info "One line per delivery: id (the Idempotency-Key header), event, RotatedSecret, revision; never a body"
 indent <"$tmp/webhooks.log"
@@ -280,7 +291,7 @@ indent <"$tmp/webhooks.log"
 section "kubectl get rotsec -A -o wide"
 kubectl get rotsec -A -o wide
 
-section "kubectl describe rotsec jwt-secret -n $ns (Events of the two forced rotations)"
+section "kubectl describe rotsec jwt-secret -n $ns (Events of acts 1, 2 and 4)"
 # The header, then every line from the first rotation's RotationStarted on.
 kubectl describe rotsec jwt-secret -n "$ns" | sed -n '/^Events:/,$p' |
   awk -v start="Rotation to revision $rev2 started" 'NR <= 3 { print; next } index($0, start) { on = 1 } on'
