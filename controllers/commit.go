@@ -39,9 +39,9 @@ func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) outcome 
 	if keepPrevious(s.rs) && !p.Emergency && old > 0 && !s.compromised(old) {
 		st.PreviousRevision = old
 		st.PreviousExpiryTime = &metav1.Time{Time: s.now.Add(s.grace)}
-	} else {
+	} else if !p.Emergency || revokeOrder(s.rs) != rotationv1alpha1.RevokeFirst {
 		// The old credential leaves service now: revoke it (revokePhase). A kept previous value is revoked when
-		// its grace period ends.
+		// its grace period ends. (An emergency that revokes first queued it when it started.)
 		s.queueRevocation(old)
 	}
 	s.completeHistory(p.Revision, rotationv1alpha1.OutcomeSucceeded, p.Fingerprint)

@@ -1,6 +1,9 @@
 package controllers_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -9,6 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/provider"
+	"github.com/tribi/secret-rotator/internal/provider/fake"
 	"github.com/tribi/secret-rotator/internal/testgen"
 )
 
@@ -136,6 +141,31 @@ var _ = Describe("Emergency rotation", func() {
 			expectStalled(rs, rotationv1alpha1.ReasonHalted, "halted")
 		}),
 	)
+
+	It("discards an attempt that backs off after a provider failure, and does not wait for the backoff", func() {
+		flaky := &fake.Provider{GenerateFunc: func(_ context.Context, req provider.Request) (provider.Result, error) {
+			if req.Revision == 2 {
+				return provider.Result{}, errors.New("vendor unavailable")
+			}
+			return provider.Result{Values: provider.Values{"value": []byte(fmt.Sprintf("value-%d", req.Revision))}}, nil
+		}}
+		ns := cluster.NewNamespace("t-")
+		op := startOperator(operatorOptions{random: flaky}, ns)
+		DeferCleanup(op.stop)
+		rs := testgen.RotatedSecret("jwt", ns, testgen.WithTarget("backend-env", "JWT_SECRET"))
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		cluster.WaitForRevision(rs, 1)
+		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "t1")
+		expectStalled(rs, rotationv1alpha1.ReasonProviderFailed, "vendor unavailable")
+
+		cluster.Annotate(rs, rotationv1alpha1.EmergencyAnnotation, "e1 leaked")
+		got := cluster.WaitForRevision(rs, 3)
+		Expect(secretValue(ns, "backend-env", "JWT_SECRET")).To(Equal("value-3"))
+		Expect(got.Status.History).To(ContainElement(And(HaveField("Revision", BeEquivalentTo(2)),
+			HaveField("Outcome", rotationv1alpha1.OutcomeDiscarded))))
+		Expect(got.Status.Compromised).To(ConsistOf(HaveField("Revision", BeEquivalentTo(1))),
+			"revision 2 never reached a target: only the value in service is compromised")
+	})
 
 	It("handles emergency tokens set in a loop one at a time, the latest last", func() {
 		rs := jwtWithRollout(ns)

@@ -13,6 +13,7 @@ import (
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/policy"
 	"github.com/tribi/secret-rotator/internal/sink"
+	"github.com/tribi/secret-rotator/internal/staging"
 	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
@@ -160,4 +161,52 @@ func (r *RotatedSecretReconciler) writeOverride(ctx context.Context, s *scope, o
 	}
 	err := s.actor.Writer.Patch(ctx, target, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}), opts...)
 	return s.actor.Refused(overrideAction("patch", ob.kind, s.rs.Namespace, ob.name), err)
+}
+
+// checkOverrides checks spec.emergency.overrides: a duration, each key once, and never a Secret the operator
+// writes for this RotatedSecret (its staging Secret, a target) or keeps for itself (reserved).
+func (r *RotatedSecretReconciler) checkOverrides(ctx context.Context, rs *rotationv1alpha1.RotatedSecret) outcome {
+	if rs.Spec.Emergency == nil {
+		return goOnOutcome()
+	}
+	seen := map[string]bool{}
+	for i, o := range rs.Spec.Emergency.Overrides {
+		field := fmt.Sprintf("spec.emergency.overrides[%d]", i)
+		kind, name := overrideRef(o)
+		if name == "" || (o.SecretRef != nil && o.ConfigMapRef != nil) {
+			return invalid("%s: set exactly one of configMapRef or secretRef", field)
+		}
+		if d, err := o.Duration.Parse(); err != nil || d <= 0 {
+			return invalid("%s.duration: want a positive whole number followed by d, h or m, not %q", field, o.Duration)
+		}
+		id := string(kind) + "/" + name + "/" + o.Key
+		if seen[id] {
+			return invalid("%s: key %s of %s %s is already overridden", field, o.Key, kind, name)
+		}
+		seen[id] = true
+		if kind != rotationv1alpha1.OverrideSecret {
+			continue
+		}
+		why := ""
+		if name == staging.Name(rs.Name) {
+			why = "it is this RotatedSecret's staging Secret"
+		}
+		for _, t := range rs.Spec.Targets {
+			if t.GitHubActions == nil && t.SecretName == name && targetNamespace(rs, t) == rs.Namespace {
+				why = "it is a target of this RotatedSecret"
+			}
+		}
+		if why == "" {
+			// The cache holds every Secret the operator labelled (staging Secrets among them); others are not found.
+			key, sec := client.ObjectKey{Namespace: rs.Namespace, Name: name}, &corev1.Secret{}
+			if err := r.Get(ctx, key, sec); err != nil && !apierrors.IsNotFound(err) {
+				return retry(err)
+			}
+			why = r.reserved(ctx, key, sec)
+		}
+		if why != "" {
+			return invalid("%s.secretRef: Secret %s cannot be overridden: %s", field, name, why)
+		}
+	}
+	return goOnOutcome()
 }

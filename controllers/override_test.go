@@ -157,7 +157,10 @@ var _ = Describe("Emergency overrides", func() {
 		Expect(strings.Join(notes, "\n")).To(And(ContainSubstring(`key RATE_LIMIT_CODES_PER_DAY: the override of incident inc-1 `+
 			`ended; its original value "50" is back`), ContainSubstring("key SIGNUPS_DISABLED: the override of incident inc-1 ended; "+
 			"the key is removed again")))
-		Expect(settle(rs).Status.CurrentRevision).To(BeEquivalentTo(2), "nothing else rotates or restarts")
+		got = settle(rs)
+		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(2), "nothing else rotates or restarts")
+		Expect(timelineTypes(got.Status.Incidents[0])).To(ContainElements(rotationv1alpha1.IncidentOverrideApplied,
+			rotationv1alpha1.IncidentOverrideReverted), "the incident record tells both, after the incident ended")
 	})
 
 	It("keeps the value a person set during the override; a missing ConfigMap does not hold the emergency", func() {

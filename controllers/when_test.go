@@ -253,6 +253,27 @@ var _ = Describe("When to rotate", func() {
 		cluster.WaitForRevision(prod, 2)
 	})
 
+	It("lets an emergency pass a rotation waiting for its dependency and its notice", func() {
+		start(operatorOptions{})
+		staging := testgen.RotatedSecret("jwt-staging", ns, testgen.WithTarget("staging-env", "JWT_SECRET"))
+		prod := testgen.RotatedSecret("jwt-prod", ns, testgen.WithTarget("prod-env", "JWT_SECRET"))
+		prod.Spec.DependsOn = []rotationv1alpha1.DependencyRef{{Name: "jwt-staging"}}
+		prod.Spec.Notice = "10m"
+		Expect(k8sClient.Create(ctx, staging)).To(Succeed())
+		Expect(k8sClient.Create(ctx, prod)).To(Succeed())
+		cluster.WaitForRevision(prod, 1)
+		clock.Step(time.Minute)
+		cluster.Annotate(prod, rotationv1alpha1.RotateAnnotation, "release-43")
+		expectScheduled(prod, rotationv1alpha1.ReasonWaitingForDependency, "jwt-staging")
+
+		cluster.Annotate(prod, rotationv1alpha1.EmergencyAnnotation, "e1 leaked")
+		got := cluster.WaitForRevision(prod, 2)
+		Expect(got.Status.History[0].Trigger).To(Equal(rotationv1alpha1.TriggerEmergency))
+		Expect(cluster.RotatedSecret(staging).Status.CurrentRevision).To(BeEquivalentTo(1), "staging did not rotate first")
+		Expect(got.Status.Scheduled).To(BeNil(), "the emergency also satisfied the waiting rotate request")
+		Expect(got.Status.LastHandledRotateRequest).To(Equal("release-43"))
+	})
+
 	It("refuses a dependency cycle", func() {
 		start(operatorOptions{})
 		a := testgen.RotatedSecret("a", ns, testgen.WithTarget("env-a", "K"))
