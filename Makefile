@@ -87,7 +87,7 @@ bench: ## Benchmarks against a real API server (500 and 1,000 RotatedSecrets at 
 	KUBEBUILDER_ASSETS="$$assets" go test ./test/bench/... -run '^$$' -bench . -benchtime 1x -count 1 -timeout 90m
 
 .PHONY: demo
-demo: ## Start a local cluster (kwok nodes), run the operator, rotate the samples (one rotation rolled back), print the timeline, stop everything.
+demo: ## Start a local cluster (kwok nodes), run the operator, rotate the samples (one rolled back, one an emergency during a rotation), print the timelines, stop everything.
 	bash hack/demo.sh
 
 ##@ Build

@@ -27,6 +27,8 @@ const (
 	EventEmergency Event = "Emergency"
 	// EventDegraded: the RotatedSecret cannot make progress (stalled, or its targets drifted).
 	EventDegraded Event = "Degraded"
+	// EventPurge: an emergency's purge Jobs (spec.emergency.jobs) finished; the message says how.
+	EventPurge Event = "Purge"
 )
 
 // ErrUnknownEvent matches, with errors.Is, every error about an event that is not one of Events().
@@ -35,7 +37,7 @@ var ErrUnknownEvent = errors.New("unknown notification event")
 // Events returns every event, in the order of the constants. The slice is the caller's.
 func Events() []Event {
 	return []Event{EventScheduled, EventStarted, EventSucceeded, EventFailed, EventRolledBack, EventHalted,
-		EventEmergency, EventDegraded}
+		EventEmergency, EventDegraded, EventPurge}
 }
 
 // Valid tells whether e is one of Events() (case-sensitive, as in the CRD).

@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 )
 
 func TestEvents(t *testing.T) {
 	g := NewWithT(t)
 	events := Events()
-	g.Expect(events).To(HaveLen(8))
+	g.Expect(events).To(HaveLen(9))
 	seen := map[Event]bool{}
 	for _, e := range events {
 		g.Expect(e.Valid()).To(BeTrue(), string(e))
@@ -36,6 +38,7 @@ func TestParseEvent(t *testing.T) {
 		{in: "Halted", want: EventHalted, ok: true},
 		{in: "Emergency", want: EventEmergency, ok: true},
 		{in: "Degraded", want: EventDegraded, ok: true},
+		{in: "Purge", want: EventPurge, ok: true},
 		{in: "succeeded"},
 		{in: ""},
 		{in: " Failed"},
@@ -55,5 +58,19 @@ func TestParseEvent(t *testing.T) {
 			g.Expect(len(err.Error())).To(BeNumerically("<", MaxField+200), "the input is quoted, bounded")
 			g.Expect(Event(c.in).Valid()).To(BeFalse())
 		})
+	}
+}
+
+// Every event the CRD lets spec.notify[].on name, and the operator sends, renders: Purge once did not.
+func TestEveryAPIEventRenders(t *testing.T) {
+	g := NewWithT(t)
+	for _, e := range []rotationv1alpha1.NotifyEvent{rotationv1alpha1.NotifyScheduled, rotationv1alpha1.NotifyStarted,
+		rotationv1alpha1.NotifySucceeded, rotationv1alpha1.NotifyFailed, rotationv1alpha1.NotifyRolledBack,
+		rotationv1alpha1.NotifyHalted, rotationv1alpha1.NotifyEmergency, rotationv1alpha1.NotifyDegraded,
+		rotationv1alpha1.NotifyPurge} {
+		for _, format := range []string{"json", "slack"} {
+			_, err := Render(format, Message{ID: "d-1", Event: Event(e), Name: "jwt", Namespace: "backend", Revision: 2})
+			g.Expect(err).NotTo(HaveOccurred(), "%s as %s", e, format)
+		}
 	}
 }
