@@ -210,7 +210,7 @@ emergency_act() {
       }
       print line }' <(echo "$revisions") "$tmp/backend-env.watch" | indent
   if [ -s "$tmp/rewritten" ]; then
-    info "Written again after the emergency annotation although compromised: $(paste -sd ';' "$tmp/rewritten")"
+    die "written again after the emergency annotation although compromised: $(paste -sd ';' "$tmp/rewritten")"
   else
     info "No compromised value was written to backend-env after the emergency annotation"
   fi
