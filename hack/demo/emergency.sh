@@ -122,7 +122,7 @@ emergency_act() {
   outcome=$(wait_outcome jwt-secret "$normal_rev")
   [ "$outcome" = Discarded ] || die "revision $normal_rev ended $outcome, not Discarded"
   preempted=$(wait_event "$asked" EmergencyPreempted "Revision $normal_rev")
-  removed=$(wait_event "$asked" PreviousRemoved "Removed compromised revision")
+  removed=$(wait_event "$asked" PreviousRemoved "Removed the previous-value keys")
   applied=$(wait_event "$asked" OverrideApplied "RATE_LIMIT_CODES_PER_DAY")
   first_restart=$(wait_event "$asked" RollingOut "restarting its workloads on revision $emergency_rev")
   [[ $removed < $first_restart ]] || die "the previous key was removed at $removed, after the first restart ($first_restart)"
