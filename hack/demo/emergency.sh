@@ -225,7 +225,7 @@ emergency_act() {
   [ "$(field jwt-secret '.status.incidents[0].compromisedRevision')" = "$rev_in" ] || die "the incident's compromised revision is not $rev_in"
   [ "$(field jwt-secret '.status.incidents[0].revision')" = "$emergency_rev" ] || die "the incident's revision is not $emergency_rev"
   types=" $(field jwt-secret '.status.incidents[0].timeline[*].type') "
-  for t in Requested Preempted PreviousRemoved OverrideApplied TargetsWritten StageHealthy Validation Committed PurgeJob \
+  for t in Requested Compromised Preempted PreviousRemoved OverrideApplied TargetsWritten StageHealthy Validation Committed PurgeJob \
     OverrideReverted; do
     [[ $types == *" $t "* ]] || die "the incident's timeline has no $t entry"
   done
