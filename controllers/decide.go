@@ -97,7 +97,7 @@ func (r *RotatedSecretReconciler) decide(ctx context.Context, s *scope) outcome 
 	s.started(d.Trigger)
 	p := s.startAttempt(d.Trigger, d.Emergency, d.Message)
 	if d.Emergency {
-		s.beginEmergency(p, token, reason)
+		s.beginEmergency(p, token, reason, r.requester(ctx, s.rs))
 	}
 	ctrl.LoggerFrom(ctx).Info("Starting rotation", "revision", p.Revision, "trigger", d.Trigger)
 	s.setRotating(rotationv1alpha1.ReasonRotationStarted, fmt.Sprintf("Rotating to revision %d: %s", p.Revision, d.Message))

@@ -70,10 +70,9 @@ func (r *RotatedSecretReconciler) preempt(ctx context.Context, s *scope) outcome
 // beginEmergency records an emergency rotation as decide starts it: the revision in service (and a kept previous
 // one) is marked compromised, and with revoke: First queued to be revoked first (revokeEarly); the incident record
 // opens with who asked and why.
-func (s *scope) beginEmergency(p *rotationv1alpha1.PendingRotation, token, reason string) {
+func (s *scope) beginEmergency(p *rotationv1alpha1.PendingRotation, token, reason, who string) {
 	st := &s.rs.Status
 	st.QueuedEmergencyRequest = ""
-	who := requestedBy(s.rs)
 	s.openIncident(rotationv1alpha1.Incident{Token: token, Reason: reason, RequestedBy: who,
 		RequestedAt: metav1.NewTime(s.now), CompromisedRevision: st.CurrentRevision, Revision: p.Revision})
 	if who == "" {

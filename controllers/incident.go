@@ -1,10 +1,13 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/policy"
@@ -69,6 +72,15 @@ func (s *scope) endIncident(outcome rotationv1alpha1.IncidentOutcome, t rotation
 	}
 	s.note(inc.Token, t, "%s", msg)
 	inc.Outcome, inc.EndTime = outcome, &metav1.Time{Time: s.now}
+}
+
+// requester names who set the emergency annotation, from the API server's copy: the cache keeps no field sets.
+func (r *RotatedSecretReconciler) requester(ctx context.Context, rs *rotationv1alpha1.RotatedSecret) string {
+	var live rotationv1alpha1.RotatedSecret
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(rs), &live); err != nil {
+		return "" // the incident says "unknown"; the rotation does not wait for it
+	}
+	return requestedBy(&live)
 }
 
 // requestedBy names the field manager that last set the emergency annotation, from managedFields ("" when the

@@ -10,6 +10,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/tools/events"
@@ -214,6 +215,30 @@ func (r *RotatedSecretReconciler) indexTargets(o client.Object) []string {
 	return keys
 }
 
+// slim drops from every cached object what the operator never reads and that makes up much of its size: the field
+// sets of managedFields (who wrote last, and when, stay: the watches need them) and kubectl's last-applied
+// annotation. Nothing the operator writes is built from those parts of a cached object (staging.Write sends no
+// managedFields; status and restarts are patches of what changed).
+func slim(obj any) (any, error) {
+	o, ok := obj.(client.Object)
+	if !ok {
+		return obj, nil
+	}
+	if mfs := o.GetManagedFields(); len(mfs) > 0 {
+		kept := make([]metav1.ManagedFieldsEntry, len(mfs))
+		for i, mf := range mfs {
+			kept[i] = metav1.ManagedFieldsEntry{Manager: mf.Manager, Operation: mf.Operation, APIVersion: mf.APIVersion,
+				Time: mf.Time, Subresource: mf.Subresource}
+		}
+		o.SetManagedFields(kept)
+	}
+	if a := o.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {
+		delete(a, corev1.LastAppliedConfigAnnotation)
+		o.SetAnnotations(a)
+	}
+	return o, nil
+}
+
 // CacheOptions limits the manager's Secret cache to the Secrets the operator writes (labelled
 // rotation.tribi.io/managed=true): it never holds, or needs RBAC to list, any other Secret's value. The Job cache
 // holds only the operator's validation Jobs. With a shard selector (nil or empty: every RotatedSecret) the
@@ -224,7 +249,7 @@ func CacheOptions(shard labels.Selector) cache.Options {
 	if err != nil {
 		panic(err) // a constant key: cannot fail
 	}
-	opts := cache.Options{ByObject: map[client.Object]cache.ByObject{
+	opts := cache.Options{DefaultTransform: slim, ByObject: map[client.Object]cache.ByObject{
 		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{rotationv1alpha1.ManagedLabel: "true"})},
 		// Only the validation Jobs the operator created (they carry the label), not every Job of the cluster.
 		&batchv1.Job{}: {Label: labels.NewSelector().Add(*ownJobs)},

@@ -161,6 +161,9 @@ const FieldOwner = "secret-rotator"
 // another reconcile staged. Every staging Secret write of the operator goes through here.
 func Write(ctx context.Context, c client.Client, rs *rotationv1alpha1.RotatedSecret, sec *corev1.Secret) error {
 	if sec.ResourceVersion != "" {
+		// A copy from the operator's cache holds managedFields without their field sets: sent, they would replace
+		// the server's. Omitted, the server keeps and updates its own.
+		sec.ManagedFields = nil
 		return c.Update(ctx, sec, client.FieldOwner(FieldOwner))
 	}
 	if err := controllerutil.SetControllerReference(rs, sec, c.Scheme()); err != nil {
