@@ -229,16 +229,24 @@ var _ = Describe("When to rotate", func() {
 		Expect(cluster.RotatedSecret(rs).Status.Notifications.Outbox).To(BeEmpty())
 	})
 
-	It("rotates staging first: production waits for it and its soak", func() {
+	// stagingFirst starts the operator with jwt-staging and jwt-prod (which depends on it, changed by tune) both on
+	// their first revision.
+	stagingFirst := func(tune func(prod *rotationv1alpha1.RotatedSecret)) (staging, prod *rotationv1alpha1.RotatedSecret) {
+		GinkgoHelper()
 		start(operatorOptions{})
-		staging := testgen.RotatedSecret("jwt-staging", ns, testgen.WithTarget("staging-env", "JWT_SECRET"))
-		prod := testgen.RotatedSecret("jwt-prod", ns, testgen.WithTarget("prod-env", "JWT_SECRET"))
+		staging = testgen.RotatedSecret("jwt-staging", ns, testgen.WithTarget("staging-env", "JWT_SECRET"))
+		prod = testgen.RotatedSecret("jwt-prod", ns, testgen.WithTarget("prod-env", "JWT_SECRET"))
 		prod.Spec.DependsOn = []rotationv1alpha1.DependencyRef{{Name: "jwt-staging"}}
-		prod.Spec.DependsOnSoak = "1h"
+		tune(prod)
 		Expect(k8sClient.Create(ctx, staging)).To(Succeed())
 		Expect(k8sClient.Create(ctx, prod)).To(Succeed())
 		cluster.WaitForRevision(staging, 1)
 		cluster.WaitForRevision(prod, 1)
+		return staging, prod
+	}
+
+	It("rotates staging first: production waits for it and its soak", func() {
+		staging, prod := stagingFirst(func(prod *rotationv1alpha1.RotatedSecret) { prod.Spec.DependsOnSoak = "1h" })
 
 		clock.Step(time.Minute) // the request comes after staging's first value
 		cluster.Annotate(prod, rotationv1alpha1.RotateAnnotation, "release-42")
@@ -254,14 +262,7 @@ var _ = Describe("When to rotate", func() {
 	})
 
 	It("lets an emergency pass a rotation waiting for its dependency and its notice", func() {
-		start(operatorOptions{})
-		staging := testgen.RotatedSecret("jwt-staging", ns, testgen.WithTarget("staging-env", "JWT_SECRET"))
-		prod := testgen.RotatedSecret("jwt-prod", ns, testgen.WithTarget("prod-env", "JWT_SECRET"))
-		prod.Spec.DependsOn = []rotationv1alpha1.DependencyRef{{Name: "jwt-staging"}}
-		prod.Spec.Notice = "10m"
-		Expect(k8sClient.Create(ctx, staging)).To(Succeed())
-		Expect(k8sClient.Create(ctx, prod)).To(Succeed())
-		cluster.WaitForRevision(prod, 1)
+		staging, prod := stagingFirst(func(prod *rotationv1alpha1.RotatedSecret) { prod.Spec.Notice = "10m" })
 		clock.Step(time.Minute)
 		cluster.Annotate(prod, rotationv1alpha1.RotateAnnotation, "release-43")
 		expectScheduled(prod, rotationv1alpha1.ReasonWaitingForDependency, "jwt-staging")
