@@ -28,18 +28,8 @@ const maxDependencyDepth = 32
 func (r *RotatedSecretReconciler) checkWhen(ctx context.Context, s *scope) outcome {
 	spec := s.rs.Spec
 	var err error
-	if sc := spec.Schedule; sc != nil {
-		windows := make([]schedule.WindowSpec, 0, len(sc.Windows))
-		for _, w := range sc.Windows {
-			days := make([]string, 0, len(w.Days))
-			for _, d := range w.Days {
-				days = append(days, string(d))
-			}
-			windows = append(windows, schedule.WindowSpec{Days: days, Start: w.Start, Duration: string(w.Duration)})
-		}
-		if s.schedule, err = schedule.Parse(windows, sc.TimeZone, string(sc.MaxDelay)); err != nil {
-			return invalid("%v", err)
-		}
+	if s.schedule, err = schedule.FromSpec(spec.Schedule); err != nil {
+		return invalid("%v", err)
 	}
 	if spec.Notice != "" {
 		if s.notice, err = spec.Notice.Parse(); err != nil {

@@ -3,6 +3,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/tribi/secret-rotator/internal/app"
 	"github.com/tribi/secret-rotator/internal/egress"
 	"github.com/tribi/secret-rotator/internal/tenancy"
+	"github.com/tribi/secret-rotator/internal/version"
 )
 
 // defaultNamespace is where the operator keeps its own Secrets when POD_NAMESPACE is not set.
@@ -31,6 +33,7 @@ func main() {
 		opts                   app.Options
 		protected, watch       string
 		allowedHosts           string
+		showVersion            bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
@@ -51,8 +54,13 @@ func main() {
 	flag.IntVar(&opts.MaxConcurrentRollouts, "max-concurrent-rollouts", app.DefaultMaxConcurrentRollouts, "Rotations with a rollout in progress at once; others wait in phase Queued, oldest due first (an emergency never waits). 0: no bound.")
 	flag.StringVar(&watch, "watch-namespaces", "", "Comma-separated namespaces the operator watches and acts in (a namespace-scoped install with Roles only, config/namespaced); empty: all.")
 	flag.StringVar(&allowedHosts, strings.TrimPrefix(egress.Flag, "--"), "", "Comma-separated hosts the http provider may call: api.vendor.com, *.vendor.com (subdomains) or an IP. Empty: no call is allowed. A host resolving to a private, loopback, link-local or metadata address is refused unless listed exactly.")
+	flag.BoolVar(&showVersion, "version", false, "Print the module version and commit the binary was built from, and exit.")
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if showVersion {
+		fmt.Println(version.Get("manager"))
+		return
+	}
 	opts.Rules.Protected = splitList(protected)
 	opts.WatchNamespaces = splitList(watch)
 
