@@ -144,11 +144,15 @@ func (f *follower) waiting(rs *rotationv1alpha1.RotatedSecret) {
 
 // progress prints the step, the stage with its workloads, and the Jobs of the rotation in progress.
 func (f *follower) progress(st *rotationv1alpha1.RotatedSecretStatus, p *rotationv1alpha1.PendingRotation) {
+	// The step's message is shown once, with the first step that carries it.
 	step := string(p.Step)
-	if p.Message != "" {
+	if p.Message != "" && p.Message != f.shown["step-message"] {
+		f.shown["step-message"] = p.Message
 		step += ": " + p.Message
 	}
-	f.say("step", step)
+	if !strings.HasPrefix(f.shown["step"], string(p.Step)) {
+		f.say("step", step)
+	}
 	if r := st.Rollout; r != nil {
 		ready := 0
 		for _, w := range r.Workloads {

@@ -114,11 +114,11 @@ func (o *Options) request(ctx context.Context, name string, emergency bool, anno
 	if err := cl.Patch(ctx, rs, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(o.fieldManager(ctx))); err != nil {
 		return fmt.Errorf("setting the token on RotatedSecret %s/%s: %w", ns, name, err)
 	}
-	what := "rotation"
+	what := "a rotation"
 	if emergency {
-		what = "emergency rotation"
+		what = "an emergency rotation"
 	}
-	fmt.Fprintf(o.Out, "Asked for an %s of %s/%s (token %s)\n", what, ns, name, req.token)
+	fmt.Fprintf(o.Out, "Asked for %s of %s/%s (token %s)\n", what, ns, name, req.token)
 	if !wf.wait {
 		return nil
 	}
