@@ -84,7 +84,7 @@ func newFingerprintCommand(o *Options) *cobra.Command {
 			}
 			for _, c := range report.Copies {
 				if !c.OK {
-					return &ExitError{Code: ExitMismatch, Err: fmt.Errorf("%s %s holds %s, not the %s value",
+					return &ExitError{Code: ExitMismatch, Err: fmt.Errorf("%s %s: %s, not the %s value",
 						c.Target, strings.Join(c.Keys, ","), c.Holds, map[bool]string{false: "current", true: "previous"}[c.Previous])}
 				}
 			}
