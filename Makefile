@@ -61,7 +61,7 @@ test-unit: ## Unit tests only (no API server).
 FUZZTIME ?= 10s
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (10s): durations, annotations, http templates and responses, staging keys, fingerprint stdin, egress hosts, schedules, notifications.
+fuzz: ## Run each fuzz target for FUZZTIME (10s): durations, annotations, http templates and responses, staging keys, egress hosts, schedules, notifications, the plugin's incident review.
 	go test ./api/v1alpha1 -run '^$$' -fuzz '^FuzzDurationParse$$' -fuzztime $(FUZZTIME)
 	go test ./internal/policy -run '^$$' -fuzz '^FuzzRequestAnnotations$$' -fuzztime $(FUZZTIME)
 	go test ./internal/provider/httpapi -run '^$$' -fuzz '^FuzzTemplate$$' -fuzztime $(FUZZTIME)
@@ -72,8 +72,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (10s): durations, annotations, http t
 	go test ./internal/egress -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	go test ./internal/schedule -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	go test ./internal/notify -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME)
-	go test ./hack/fingerprint -run '^$$' -fuzz '^FuzzRunStdin$$' -fuzztime $(FUZZTIME)
-	go test ./hack/fingerprint -run '^$$' -fuzz '^FuzzRunEchoesNothing$$' -fuzztime $(FUZZTIME)
+	go test ./internal/cli -run '^$$' -fuzz '^FuzzReview$$' -fuzztime $(FUZZTIME)
 
 .PHONY: test-e2e
 test-e2e: ## End-to-end tests: the operator as a real process on a local cluster with kwok nodes (hack/local-cluster.sh).
@@ -94,7 +93,11 @@ demo: ## Start a local cluster (kwok nodes), run the operator, rotate the sample
 
 .PHONY: build
 build: generate ## Build the manager binary into bin/manager.
-	go build -o $(BIN)/manager ./cmd/manager
+	go build -buildvcs=auto -o $(BIN)/manager ./cmd/manager
+
+.PHONY: plugin
+plugin: ## Build the kubectl plugin into bin/kubectl-rotation; put bin/ on PATH (or copy it there) and run `kubectl rotation`.
+	go build -buildvcs=auto -ldflags "-s -w" -o $(BIN)/kubectl-rotation ./cmd/kubectl-rotation
 
 .PHONY: run
 run: manifests generate ## Run the operator against the current kubeconfig (install the CRD first).

@@ -88,8 +88,10 @@ command -v kubectl >/dev/null || die "kubectl not found in PATH"
 command -v python3 >/dev/null || die "python3 not found in PATH"
 
 section "Building"
-info "bin/manager, bin/fingerprint, bin/webhook-receiver"
-go build -o bin/ ./cmd/manager ./hack/fingerprint ./hack/webhook-receiver
+info "bin/manager, bin/kubectl-rotation (the kubectl plugin: bin/ goes first on PATH), bin/webhook-receiver"
+go build -buildvcs=auto -o bin/ ./cmd/manager ./cmd/kubectl-rotation ./hack/webhook-receiver
+export PATH="$PWD/bin:$PATH"
+{ kubectl rotation version; bin/manager --version; } | indent
 
 section "Starting a local cluster (hack/local-cluster.sh up)"
 info "etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on 127.0.0.1; state in $cluster_dir"
@@ -290,6 +292,9 @@ indent <"$tmp/webhooks.log"
 
 section "kubectl get rotsec -A -o wide"
 kubectl get rotsec -A -o wide
+
+section "kubectl rotation status -A (the plugin: value age, next rotation, revocations, overrides, flags)"
+kubectl rotation status -A
 
 section "kubectl describe rotsec jwt-secret -n $ns (Events of acts 1, 2 and 4)"
 # The header, then every line from the first rotation's RotationStarted on.

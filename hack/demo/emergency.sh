@@ -9,7 +9,7 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # ns, tmp, mgr_pid and the others are set by hack/demo.sh
 
-watch_pid="" # the fingerprint watch of backend-env (hack/demo/report.py watch); hack/demo.sh's cleanup stops it
+watch_pid="" # the fingerprint watch of backend-env (kubectl rotation fingerprint --watch); hack/demo.sh's cleanup stops it
 
 # jwt_events prints "<time> <reason> <note>" for each Event of jwt-secret first seen from $1 on, oldest first.
 jwt_events() {
@@ -89,7 +89,7 @@ emergency_act() {
   info "jwt-secret is on revision $rev_in ($fp_in); backend-config[RATE_LIMIT_CODES_PER_DAY] is 10"
   info "Keys of backend-env: $(env_keys)"
   # Every version of backend-env from now on, fingerprinted as it is seen.
-  python3 hack/demo/report.py watch "$operator_ns" "$ns" backend-env JWT_SECRET JWT_SECRET_PREVIOUS \
+  kubectl rotation fingerprint jwt-secret -n "$ns" --operator-namespace "$operator_ns" --watch --no-headers \
     >"$tmp/backend-env.watch" 2>&1 &
   watch_pid=$!
   for ((i = 0; i < 100; i++)); do
@@ -107,11 +107,13 @@ emergency_act() {
   wait_template esim-worker "$normal_rev"
   state="step $(field jwt-secret .status.pending.step), stage $(field jwt-secret .status.rollout.stage)"
   info "Revision $normal_rev is rolling out ($state): the workers are restarting on it"
-  etoken="demo-emergency-$(date +%s)"
   reason="JWT secret pasted in a public channel"
   asked=$(now)
-  info "kubectl annotate rotsec jwt-secret rotation.tribi.io/emergency=\"$etoken $reason\" --overwrite"
-  kubectl annotate rotsec jwt-secret -n "$ns" rotation.tribi.io/emergency="$etoken $reason" --overwrite >/dev/null
+  info "kubectl rotation emergency jwt-secret --reason \"$reason\""
+  out=$(kubectl rotation emergency jwt-secret -n "$ns" --reason "$reason") || die "kubectl rotation emergency failed: $out"
+  # "Asked for an emergency rotation of backend/jwt-secret (token <token>)"
+  etoken=$(sed -n 's/.*(token \(.*\))$/\1/p' <<<"$out")
+  [ -n "$etoken" ] || die "kubectl rotation emergency printed no token: $out"
   deadline=$((SECONDS + 30))
   while has_previous; do
     [ "$SECONDS" -lt "$deadline" ] || die "JWT_SECRET_PREVIOUS is still in backend-env 30s after the emergency"
@@ -199,16 +201,13 @@ emergency_act() {
 {{- range .status.compromised}}{{.fingerprint}} compromised{{"\n"}}{{end}}')
   # A compromised value that a version after the emergency annotation newly holds was written again: noted in
   # $tmp/rewritten, one "<key> revision <n> at <time>" a line.
+  # Watch lines: <time> <target> <key> <fingerprint> <what the plugin said it held then>.
   awk -v asked="$asked" -v out="$tmp/rewritten" 'NR == FNR { if ($2 == "compromised") bad[$1] = 1; else rev[$1] = $2; next }
-    { line = substr($1, 12, 12) " " $2
-      for (i = 3; i <= NF; i++) {
-        split($i, kv, "="); fp = kv[2]; note = ""
-        if (fp in rev) note = " (revision " rev[fp] (fp in bad ? ", compromised" : "") ")"
-        if ($1 > asked && (fp in bad) && last[kv[1]] != fp) print kv[1] " revision " rev[fp] " at " substr($1, 12, 12) > out
-        last[kv[1]] = fp
-        line = line "  " $i note
-      }
-      print line }' <(echo "$revisions") "$tmp/backend-env.watch" | indent
+    $2 == target { key = $3; fp = $4; note = ""
+      if (fp in rev) note = " (revision " rev[fp] (fp in bad ? ", compromised" : "") ")"
+      if ($1 > asked && (fp in bad) && last[key] != fp) print key " revision " rev[fp] " at " substr($1, 12, 12) > out
+      last[key] = fp
+      print substr($1, 12, 12) "  " key "=" fp note }' target="$ns/backend-env" <(echo "$revisions") "$tmp/backend-env.watch" | indent
   if [ -s "$tmp/rewritten" ]; then
     die "written again after the emergency annotation although compromised: $(paste -sd ';' "$tmp/rewritten")"
   else
@@ -216,11 +215,14 @@ emergency_act() {
   fi
 
   info ""
-  info "Incident record (status.incidents[0]; seconds since it was requested):"
-  kubectl get rotsec jwt-secret -n "$ns" -o json | python3 hack/demo/report.py incident
+  info "The post-incident review from the incident record (status.incidents[0]), as"
+  info "kubectl rotation incident jwt-secret --append REGRESSIONS_FIXED.md writes it:"
+  kubectl rotation incident jwt-secret -n "$ns" --append "$tmp/REGRESSIONS_FIXED.md" >/dev/null
+  indent <"$tmp/REGRESSIONS_FIXED.md"
   [ "$(field jwt-secret '.status.incidents[0].token')" = "$etoken" ] || die "status.incidents[0] is not incident $etoken"
   [ "$(field jwt-secret '.status.incidents[0].reason')" = "$reason" ] || die "the incident's reason is not \"$reason\""
-  [ "$(field jwt-secret '.status.incidents[0].requestedBy')" = kubectl-annotate ] || die "the incident was not requested by kubectl-annotate"
+  [[ "$(field jwt-secret '.status.incidents[0].requestedBy')" == kubectl-rotation/* ]] ||
+    die "the incident was not requested through kubectl rotation: $(field jwt-secret '.status.incidents[0].requestedBy')"
   [ "$(field jwt-secret '.status.incidents[0].outcome')" = Succeeded ] || die "the incident's outcome is not Succeeded"
   [ "$(field jwt-secret '.status.incidents[0].compromisedRevision')" = "$rev_in" ] || die "the incident's compromised revision is not $rev_in"
   [ "$(field jwt-secret '.status.incidents[0].revision')" = "$emergency_rev" ] || die "the incident's revision is not $emergency_rev"

@@ -51,13 +51,19 @@ condition() {
 # now is the time in UTC with microseconds, as the operator's Events carry it.
 now() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
 
-# target_fingerprints prints "<key> <fingerprint>" for the given keys of Secret backend-env, computed from the
-# Secret itself with the operator's fingerprint key by internal/fingerprint (bin/fingerprint, from
-# hack/fingerprint). Both Secrets go straight from kubectl into it.
+# target_fingerprints prints "<key> <fingerprint> <what it holds>" for the given keys of Secret backend-env, from
+# `kubectl rotation fingerprint` (bin/kubectl-rotation, on PATH): it reads the Secret and the operator's fingerprint
+# key and never prints a value. A key that is not there prints nothing.
 target_fingerprints() {
-  { kubectl get secret secret-rotator-fingerprint-key -n "$operator_ns" -o json
-    kubectl get secret backend-env -n "$ns" -o json; } | bin/fingerprint "$@"
+  local key
+  for key in "$@"; do
+    { kubectl rotation fingerprint "$(rotsec_of "$key")" -n "$ns" --operator-namespace "$operator_ns" --no-headers || true; } |
+      awk -v key="$key" -v target="$ns/backend-env" '$1 == target && $2 == key { $1 = ""; $NF = ""; print substr($0, 2) }'
+  done
 }
+
+# rotsec_of names the RotatedSecret that writes a key of backend-env.
+rotsec_of() { case $1 in COOKIE_SECRET*) echo cookie-secret ;; *) echo jwt-secret ;; esac; }
 
 # target_fingerprint prints the fingerprint of one key of backend-env.
 target_fingerprint() { target_fingerprints "$1" | cut -d' ' -f2; }

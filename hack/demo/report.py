@@ -9,17 +9,13 @@
                              <note>" for each of the operator's Events about NAME first seen from SINCE on, oldest
                              first; the time is RFC 3339 UTC with microseconds, as `date +%Y-%m-%dT%H:%M:%S.%6NZ`
                              prints it, so that two of them compare as strings.
-  incident                   stdin: `kubectl get rotsec NAME -o json`. Prints status.incidents[0]: token, reason,
-                             who asked, and its timeline with the seconds since it was requested.
-  watch OPNS NS SECRET KEY...  Watches Secret NS/SECRET and prints, for each version, the time it was seen and the
-                             keyed fingerprint of each KEY ("-" when absent), computed by bin/fingerprint with the
-                             operator's key (Secret OPNS/secret-rotator-fingerprint-key). Runs until SIGTERM.
+
+The incident review and the fingerprints of target Secrets come from the kubectl plugin (kubectl rotation incident,
+kubectl rotation fingerprint).
 """
 import datetime
 import json
 import re
-import signal
-import subprocess
 import sys
 
 
@@ -126,62 +122,10 @@ def events(name, since_text):
         print(f"{iso(t)} {reason} {note}")
 
 
-def incident():
-    rs = json.load(sys.stdin)
-    incidents = rs.get("status", {}).get("incidents") or []
-    if not incidents:
-        print("   (no incident recorded)")
-        return
-    inc = incidents[0]
-    start = parse_time(inc["requestedAt"])
-    end = parse_time(inc.get("endTime"))
-    print(f"   Token {inc['token']}, reason \"{inc.get('reason', '')}\", requested by {inc.get('requestedBy') or 'unknown'}"
-          f" at {clock(start)[:8]}")
-    print(f"   Compromised revision {inc.get('compromisedRevision', '-')}, emergency revision {inc.get('revision', '-')}, "
-          f"outcome {inc.get('outcome')}" + (f" after {(end - start).total_seconds():.0f}s" if end else ""))
-    for e in inc.get("timeline", []):
-        t = parse_time(e["time"])
-        print(f"   {(t - start).total_seconds():+5.0f}s  {e['type']:<17} {e.get('message', '')}")
-
-
-def watch(operator_ns, namespace, secret, keys):
-    """Fingerprints each version of a Secret as a watch delivers it. The values go from kubectl to bin/fingerprint
-    through this process's memory only; nothing but key names and fingerprints is printed."""
-    key = subprocess.run(["kubectl", "get", "secret", "secret-rotator-fingerprint-key", "-n", operator_ns, "-o", "json"],
-                         check=True, capture_output=True, text=True).stdout
-    proc = subprocess.Popen(["kubectl", "get", "secret", secret, "-n", namespace, "--watch", "-o", "json"],
-                            stdout=subprocess.PIPE, text=True)
-
-    def stop(*_):
-        proc.terminate()
-        proc.wait()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    decoder, buf = json.JSONDecoder(), ""
-    for line in proc.stdout:
-        buf += line
-        while buf.strip():
-            try:
-                obj, end = decoder.raw_decode(buf.lstrip())
-            except ValueError:
-                break  # the object goes on in the next lines
-            buf = buf.lstrip()[end:]
-            seen = iso(datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None))
-            out = subprocess.run(["bin/fingerprint", *keys], input=key + json.dumps(obj), capture_output=True,
-                                 text=True, check=True).stdout.split()
-            fps = " ".join(f"{k}={fp}" for k, fp in zip(out[0::2], out[1::2]))
-            print(f"{seen} rv={obj['metadata']['resourceVersion']} {fps}", flush=True)
-
-
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "timeline":
         timeline(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 4 and sys.argv[1] == "events":
         events(sys.argv[2], sys.argv[3])
-    elif len(sys.argv) == 2 and sys.argv[1] == "incident":
-        incident()
-    elif len(sys.argv) >= 6 and sys.argv[1] == "watch":
-        watch(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     else:
         sys.exit(__doc__)

@@ -92,3 +92,15 @@ var _ = Describe("status", func() {
 		Expect(strings.ToLower(r.err.Error())).To(ContainSubstring("not found"))
 	})
 })
+
+var _ = Describe("version", func() {
+	It("prints the module and the toolchain the plugin was built with", func() {
+		r := run("version", "-o", "json")
+		Expect(r.code).To(Equal(0))
+		var info map[string]any
+		Expect(json.Unmarshal([]byte(r.out), &info)).To(Succeed())
+		Expect(info).To(HaveKeyWithValue("binary", "kubectl-rotation"))
+		Expect(info).To(HaveKeyWithValue("goVersion", HavePrefix("go1.")))
+		Expect(run("version").out).To(HavePrefix("kubectl-rotation "))
+	})
+})
