@@ -121,7 +121,7 @@ var _ = Describe("fingerprint", func() {
 		defer mu.Unlock()
 		Expect(watched.code).To(Equal(0))
 		Expect(watched.out).To(HavePrefix("TIME  TARGET  KEYS  FINGERPRINT  HOLDS\n"))
-		Expect(watched.out).To(MatchRegexp(`\d\d:\d\d:\d\d\.\d{3}  ` + ns + `/env  JWT_SECRET  ` + first + `  revision 1 \(current\)`))
+		Expect(watched.out).To(MatchRegexp(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z  ` + ns + `/env  JWT_SECRET  ` + first + `  revision 1 \(current\)`))
 		Expect(watched.out).To(ContainSubstring(ns + "/env  JWT_SECRET  " + second + "  revision 2 "))
 		expectNoValue(watched.out, secretValue(ns, "env", "JWT_SECRET"))
 	})

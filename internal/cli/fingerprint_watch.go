@@ -84,7 +84,7 @@ func (f *fingerprinter) watchSecret(ctx context.Context, g *group, rows chan<- [
 					continue
 				}
 				shown[id] = c.Fingerprint + c.Holds
-				row := append([]string{time.Now().UTC().Format("15:04:05.000")}, copyRow(c)[:4]...)
+				row := append([]string{time.Now().UTC().Format("2006-01-02T15:04:05.000Z")}, copyRow(c)[:4]...)
 				select {
 				case rows <- row:
 				case <-ctx.Done():
