@@ -110,7 +110,7 @@ var _ = Describe("Metrics", func() {
 			for _, name := range []string{"secret_rotator_suspended", "secret_rotator_revocations_pending",
 				"secret_rotator_next_rotation_timestamp_seconds", "secret_rotator_rotation_outcomes_total",
 				"secret_rotator_rotations_total", "secret_rotator_last_outcome_timestamp_seconds",
-				"secret_rotator_oldest_pending_revocation_timestamp_seconds"} {
+				"secret_rotator_oldest_pending_revocation_timestamp_seconds", "secret_rotator_failed_attempts"} {
 				n += len(series(name, rs, ""))
 			}
 			return n
@@ -155,5 +155,6 @@ var _ = Describe("Metrics", func() {
 		Expect(series("secret_rotator_rotation_outcomes_total", rs, "outcome")).To(Equal(
 			map[string]float64{"Succeeded": 1, "RolledBack": 1}))
 		Expect(series("secret_rotator_stalled", rs, "reason")).To(Equal(map[string]float64{"RolledBack": 1}))
+		Expect(series("secret_rotator_failed_attempts", rs, "")).To(Equal(map[string]float64{"": 1}))
 	})
 })

@@ -75,6 +75,12 @@ var (
 		Help: "1 while the RotatedSecret's spec.suspend is true, else 0.",
 	}, []string{"namespace", "name"})
 
+	// FailedAttempts is status.failedAttempts: consecutive failed attempts, reset by a commit.
+	FailedAttempts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "secret_rotator_failed_attempts",
+		Help: "Consecutive failed rotation attempts (status.failedAttempts; a commit resets it), by RotatedSecret.",
+	}, []string{"namespace", "name"})
+
 	// ScheduledRotation is when a due rotation that waits (window, notice, dependencies) starts.
 	ScheduledRotation = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "secret_rotator_scheduled_rotation_timestamp_seconds",
@@ -98,7 +104,7 @@ var (
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(Rotations, RotationDuration, Failures, Repairs, NextRotation, Outcomes,
-		LastOutcome, Stalled.vec, Rotating.vec, Suspended, ScheduledRotation, RevocationsPending, OldestRevocation)
+		LastOutcome, Stalled.vec, Rotating.vec, Suspended, FailedAttempts, ScheduledRotation, RevocationsPending, OldestRevocation)
 }
 
 // Forget drops the per-object series of a RotatedSecret that no longer exists.
@@ -106,7 +112,7 @@ func Forget(namespace, name string) {
 	labels := prometheus.Labels{"namespace": namespace, "name": name}
 	for _, v := range []interface {
 		DeletePartialMatch(prometheus.Labels) int
-	}{Rotations, Failures, Repairs, NextRotation, Outcomes, LastOutcome, Suspended, ScheduledRotation,
+	}{Rotations, Failures, Repairs, NextRotation, Outcomes, LastOutcome, Suspended, FailedAttempts, ScheduledRotation,
 		RevocationsPending, OldestRevocation} {
 		v.DeletePartialMatch(labels)
 	}

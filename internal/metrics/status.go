@@ -35,6 +35,7 @@ func ObserveStatus(rs *rotationv1alpha1.RotatedSecret) {
 	}
 	setOrDelete(ScheduledRotation, ns, name, scheduled)
 	Suspended.WithLabelValues(ns, name).Set(boolValue(rs.Spec.Suspend))
+	FailedAttempts.WithLabelValues(ns, name).Set(float64(st.FailedAttempts))
 
 	reason := ""
 	if c := meta.FindStatusCondition(st.Conditions, rotationv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {

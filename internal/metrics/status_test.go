@@ -34,6 +34,7 @@ func TestObserveStatusFollowsTheStatus(t *testing.T) {
 	g := NewWithT(t)
 	rs := object("team", "jwt")
 	rs.Spec.Suspend = true
+	rs.Status.FailedAttempts = 2
 	rs.Status.NextRotationTime = at(90 * 24 * time.Hour)
 	rs.Status.Scheduled = &rotationv1alpha1.ScheduledRotation{StartTime: *at(time.Hour)}
 	rs.Status.Pending = &rotationv1alpha1.PendingRotation{Revision: 3, Step: rotationv1alpha1.StepRollingOut}
@@ -49,6 +50,7 @@ func TestObserveStatusFollowsTheStatus(t *testing.T) {
 	defer Forget("team", "jwt")
 
 	g.Expect(testutil.ToFloat64(Suspended.WithLabelValues("team", "jwt"))).To(Equal(1.0))
+	g.Expect(testutil.ToFloat64(FailedAttempts.WithLabelValues("team", "jwt"))).To(Equal(2.0))
 	g.Expect(testutil.ToFloat64(NextRotation.WithLabelValues("team", "jwt"))).To(Equal(float64(at(90 * 24 * time.Hour).Unix())))
 	g.Expect(testutil.ToFloat64(ScheduledRotation.WithLabelValues("team", "jwt"))).To(Equal(float64(at(time.Hour).Unix())))
 	g.Expect(testutil.ToFloat64(Stalled.vec.WithLabelValues("team", "jwt", "ProviderFailed"))).To(Equal(1.0))
@@ -60,11 +62,12 @@ func TestObserveStatusFollowsTheStatus(t *testing.T) {
 	g.Expect(testutil.CollectAndCount(LastOutcome)).To(Equal(2), "Repaired and InProgress are no outcome of a rotation")
 
 	// The rotation commits: no stall, no pending step, no revocation, no schedule, not suspended.
-	rs.Spec.Suspend = false
+	rs.Spec.Suspend, rs.Status.FailedAttempts = false, 0
 	rs.Status.Scheduled, rs.Status.Pending, rs.Status.Conditions, rs.Status.Revocations = nil, nil, nil, nil
 	rs.Status.History[0] = record(3, rotationv1alpha1.OutcomeSucceeded, at(5*time.Hour))
 	ObserveStatus(rs)
 	g.Expect(testutil.ToFloat64(Suspended.WithLabelValues("team", "jwt"))).To(Equal(0.0))
+	g.Expect(testutil.ToFloat64(FailedAttempts.WithLabelValues("team", "jwt"))).To(Equal(0.0))
 	g.Expect(testutil.CollectAndCount(Stalled.vec)).To(Equal(0))
 	g.Expect(testutil.CollectAndCount(Rotating.vec)).To(Equal(0))
 	g.Expect(testutil.CollectAndCount(ScheduledRotation)).To(Equal(0))
