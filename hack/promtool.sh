@@ -5,6 +5,9 @@
 # The build tag remove_all_sd leaves out the service-discovery plugins (AWS, Azure, GCE, Consul, ...), which
 # promtool needs only for `promtool check service-discovery`; checking and unit-testing rules does not use them.
 #
+# Prometheus v0.316.0 needs Go 1.26.7 or later (its go.mod says so); an older go fetches that toolchain through
+# the module proxy (GOTOOLCHAIN=auto).
+#
 # Usage: hack/promtool.sh
 set -euo pipefail
 
