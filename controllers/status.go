@@ -16,10 +16,10 @@ import (
 const defaultHistoryLimit = 10
 
 // persist summarizes the conditions and patches status if it changed since the last persist, so every stored
-// status is coherent even if the process dies right after. The status gauges are set from what is stored. The patch carries the resourceVersion the object was
+// status is coherent even if the process dies right after. The patch carries the resourceVersion the object was
 // read with: written from a stale copy it fails with a conflict instead of undoing newer progress. The Events
 // queued so far are emitted once it is stored: a pass that meets a conflict tells nothing, so one fact is told
-// once.
+// once. The rotations the patch ends are counted, and the status gauges set from what is stored, the same way.
 func (r *RotatedSecretReconciler) persist(ctx context.Context, s *scope) error {
 	r.summarize(s)
 	if !equality.Semantic.DeepEqual(s.base.Status, s.rs.Status) {
