@@ -73,8 +73,9 @@ var _ = Describe("Metrics", func() {
 		Expect(series("secret_rotator_rotation_outcomes_total", rs, "outcome")).To(Equal(map[string]float64{"Succeeded": 1}))
 		Expect(series("secret_rotator_last_outcome_timestamp_seconds", rs, "outcome")).To(Equal(
 			map[string]float64{"Succeeded": unix(got.Status.History[0].CompletionTime)}))
-		Expect(series("secret_rotator_suspended", rs, "")).To(Equal(map[string]float64{"": 0}))
-		Expect(series("secret_rotator_revocations_pending", rs, "")).To(Equal(map[string]float64{"": 0}))
+		Expect(series("secret_rotator_suspended", rs, "")).To(BeEmpty())
+		Expect(series("secret_rotator_revocations_pending", rs, "")).To(BeEmpty())
+		Expect(series("secret_rotator_failed_attempts", rs, "")).To(BeEmpty())
 		Expect(series("secret_rotator_oldest_pending_revocation_timestamp_seconds", rs, "")).To(BeEmpty())
 		Expect(series("secret_rotator_stalled", rs, "reason")).To(BeEmpty())
 		Expect(series("secret_rotator_rotating", rs, "step")).To(BeEmpty())

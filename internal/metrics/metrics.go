@@ -69,16 +69,17 @@ var (
 		Help: "1 while a rotation of the RotatedSecret is in progress (status.pending), with its step; absent otherwise.",
 	}, "step")
 
-	// Suspended is 1 while spec.suspend is true, else 0.
+	// Suspended is 1 while spec.suspend is true; absent otherwise.
 	Suspended = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "secret_rotator_suspended",
-		Help: "1 while the RotatedSecret's spec.suspend is true, else 0.",
+		Help: "1 while the RotatedSecret's spec.suspend is true; absent otherwise.",
 	}, []string{"namespace", "name"})
 
-	// FailedAttempts is status.failedAttempts: consecutive failed attempts, reset by a commit.
+	// FailedAttempts is status.failedAttempts: consecutive failed attempts, reset by a commit; absent when 0.
 	FailedAttempts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "secret_rotator_failed_attempts",
-		Help: "Consecutive failed rotation attempts (status.failedAttempts; a commit resets it), by RotatedSecret.",
+		Help: "Consecutive failed rotation attempts (status.failedAttempts; a commit resets it), by RotatedSecret; " +
+			"absent when there are none.",
 	}, []string{"namespace", "name"})
 
 	// ScheduledRotation is when a due rotation that waits (window, notice, dependencies) starts.
@@ -88,10 +89,11 @@ var (
 			"(status.scheduled.startTime); absent when none waits.",
 	}, []string{"namespace", "name"})
 
-	// RevocationsPending counts the credentials still to be revoked (status.revocations).
+	// RevocationsPending counts the credentials still to be revoked (status.revocations); absent when none is.
 	RevocationsPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "secret_rotator_revocations_pending",
-		Help: "Credentials still to be revoked at the provider (status.revocations), by RotatedSecret.",
+		Help: "Credentials still to be revoked at the provider (status.revocations), by RotatedSecret; absent when " +
+			"none is.",
 	}, []string{"namespace", "name"})
 
 	// OldestRevocation is when the oldest pending revocation was queued.

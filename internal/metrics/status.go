@@ -34,8 +34,8 @@ func ObserveStatus(rs *rotationv1alpha1.RotatedSecret) {
 		scheduled = &st.Scheduled.StartTime
 	}
 	setOrDelete(ScheduledRotation, ns, name, scheduled)
-	Suspended.WithLabelValues(ns, name).Set(boolValue(rs.Spec.Suspend))
-	FailedAttempts.WithLabelValues(ns, name).Set(float64(st.FailedAttempts))
+	setNonZero(Suspended, ns, name, boolValue(rs.Spec.Suspend))
+	setNonZero(FailedAttempts, ns, name, float64(st.FailedAttempts))
 
 	reason := ""
 	if c := meta.FindStatusCondition(st.Conditions, rotationv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
@@ -48,7 +48,7 @@ func ObserveStatus(rs *rotationv1alpha1.RotatedSecret) {
 	}
 	Rotating.Set(ns, name, step)
 
-	RevocationsPending.WithLabelValues(ns, name).Set(float64(len(st.Revocations)))
+	setNonZero(RevocationsPending, ns, name, float64(len(st.Revocations)))
 	var oldest *metav1.Time
 	for i := range st.Revocations {
 		if since := &st.Revocations[i].Since; oldest == nil || since.Before(oldest) {
@@ -111,6 +111,17 @@ func setOrDelete(v gaugeVec, namespace, name string, t *metav1.Time) {
 		return
 	}
 	v.WithLabelValues(namespace, name).Set(float64(t.Unix()))
+}
+
+// setNonZero sets the object's series to v, or removes it when v is 0: most RotatedSecrets are not suspended, not
+// failing and owe no revocation, and a series each would cost memory and scrapes for nothing (about 4 MiB per
+// metric at 10,000 RotatedSecrets).
+func setNonZero(v gaugeVec, namespace, name string, value float64) {
+	if value == 0 {
+		v.DeleteLabelValues(namespace, name)
+		return
+	}
+	v.WithLabelValues(namespace, name).Set(value)
 }
 
 func boolValue(b bool) float64 {
