@@ -47,8 +47,12 @@ vet: ## Run go vet and check formatting.
 envtest-assets: ## Build kube-apiserver and etcd from source (cached in bin/); prints their directory last.
 	@bash hack/envtest-assets.sh
 
+.PHONY: promtool
+promtool: ## Build promtool from source (cached in bin/); prints its path last.
+	@bash hack/promtool.sh
+
 .PHONY: test
-test: check-generated vet ## Generated-file freshness, vet, unit and integration tests (real kube-apiserver + etcd).
+test: check-generated vet promtool ## Generated-file freshness, vet, unit and integration tests (real kube-apiserver + etcd).
 	assets=$$(bash hack/envtest-assets.sh | tail -n 1); \
 	KUBEBUILDER_ASSETS="$$assets" go test -race ./... -count=1 -timeout 20m
 

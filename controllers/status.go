@@ -19,16 +19,20 @@ const defaultHistoryLimit = 10
 // status is coherent even if the process dies right after. The patch carries the resourceVersion the object was
 // read with: written from a stale copy it fails with a conflict instead of undoing newer progress. The Events
 // queued so far are emitted once it is stored: a pass that meets a conflict tells nothing, so one fact is told
-// once.
+// once. The rotations the patch ends are counted, and the status gauges set from what is stored, the same way.
 func (r *RotatedSecretReconciler) persist(ctx context.Context, s *scope) error {
 	r.summarize(s)
 	if !equality.Semantic.DeepEqual(s.base.Status, s.rs.Status) {
 		if err := r.Status().Patch(ctx, s.rs, client.MergeFromWithOptions(s.base, client.MergeFromWithOptimisticLock{})); err != nil {
 			return fmt.Errorf("patching status: %w", err)
 		}
+		// Counted once stored: a conflict above means another pass stores and counts the same end.
+		metrics.CountOutcomes(s.rs.Namespace, s.rs.Name, s.base.Status.History, s.rs.Status.History)
 		s.base = s.rs.DeepCopy()
 		s.fresh = true
 	}
+	// The gauges describe the status now stored (patched above, or found unchanged), never one that failed to be.
+	metrics.ObserveStatus(s.rs)
 	if r.Recorder != nil {
 		for _, e := range s.events {
 			r.Recorder.Eventf(s.rs, nil, e.eventType, e.reason, e.action, "%s", e.note)
@@ -43,9 +47,6 @@ func (r *RotatedSecretReconciler) persist(ctx context.Context, s *scope) error {
 func (r *RotatedSecretReconciler) summarize(s *scope) {
 	rs, st := s.rs, &s.rs.Status
 	st.ObservedGeneration = rs.Generation
-	if st.NextRotationTime != nil {
-		metrics.NextRotation.WithLabelValues(rs.Namespace, rs.Name).Set(float64(st.NextRotationTime.Unix()))
-	}
 	switch {
 	case s.stalled != nil:
 		s.setCondition(rotationv1alpha1.ConditionStalled, metav1.ConditionTrue, s.stalled.reason, s.stalled.message)
