@@ -99,6 +99,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (10s): durations, annotations, http t
 .PHONY: test-e2e
 test-e2e: ## End-to-end tests: the operator as a real process on a local cluster with kwok nodes (hack/local-cluster.sh).
 	bash hack/envtest-assets.sh kube-apiserver etcd kube-controller-manager kube-scheduler >/dev/null
+	bash hack/helm.sh >/dev/null
 	go vet -tags e2e ./test/e2e/...
 	go test -tags e2e ./test/e2e/... -count=1 -timeout 20m -v
 
