@@ -74,7 +74,7 @@ test-chart: ## Lint the Helm chart and render it: default values, namespace-scop
 	  --set serviceMonitor.enabled=true --set prometheusRule.enabled=true >/dev/null
 
 .PHONY: test-unit
-test-unit: ## Unit tests only (no API server).
+test-unit: helm ## Unit tests only (no API server; the chart tests run bin/helm).
 	go test ./api/... ./internal/... -count=1
 
 # Each fuzz target runs for FUZZTIME; go test fuzzes one target per package per invocation. Their seeds and
