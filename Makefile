@@ -8,8 +8,10 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 CONTROLLER_GEN ?= $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 IMG ?= controller:latest
 KUBECTL ?= kubectl
-# Generated files are checked in; these are the paths `make manifests generate` writes.
-GENERATED := config/crd/bases config/rbac/role.yaml api/v1alpha1/zz_generated.deepcopy.go
+CHART := charts/secret-rotator
+# Generated files are checked in; these are the paths `make manifests generate` writes. The chart's crds/ and
+# files/ are copies of config/ files, so a stale chart fails check-generated too.
+GENERATED := config/crd/bases config/rbac/role.yaml api/v1alpha1/zz_generated.deepcopy.go $(CHART)/crds $(CHART)/files
 
 .PHONY: all
 all: build
@@ -21,8 +23,11 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC from the markers in api/ and controllers/.
+manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC from the markers in api/ and controllers/; copy them (and the alerts) into the chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	rm -rf $(CHART)/crds $(CHART)/files && mkdir -p $(CHART)/crds $(CHART)/files
+	cp config/crd/bases/*.yaml $(CHART)/crds/
+	cp config/rbac/role.yaml config/prometheus/rules.yaml $(CHART)/files/
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
@@ -43,6 +48,10 @@ vet: ## Run go vet and check formatting.
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/tools/')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	go vet ./...
 
+.PHONY: helm
+helm: ## Build helm from source into bin/helm-<version> (cached; hack/tools/helm pins it); prints its path last.
+	@bash hack/helm.sh
+
 .PHONY: envtest-assets
 envtest-assets: ## Build kube-apiserver and etcd from source (cached in bin/); prints their directory last.
 	@bash hack/envtest-assets.sh
@@ -52,12 +61,24 @@ promtool: ## Build promtool from source (cached in bin/); prints its path last.
 	@bash hack/promtool.sh
 
 .PHONY: test
-test: check-generated vet promtool ## Generated-file freshness, vet, unit and integration tests (real kube-apiserver + etcd).
+test: check-generated vet promtool test-chart ## Generated-file freshness, vet, promtool, the chart, unit and integration tests (real kube-apiserver + etcd).
 	assets=$$(bash hack/envtest-assets.sh | tail -n 1); \
 	KUBEBUILDER_ASSETS="$$assets" go test -race ./... -count=1 -timeout 20m
 
+# The chart in the three shapes docs/install.md describes; internal/fixture's chart tests check what they render.
+.PHONY: test-chart
+test-chart: ## Lint the Helm chart and render it: default values, namespace-scoped, with ServiceMonitor and PrometheusRule.
+	helm=$$(bash hack/helm.sh | tail -n 1); \
+	$$helm lint --strict $(CHART); \
+	$$helm lint --strict $(CHART) --set 'watchNamespaces={team-a,team-b}'; \
+	$$helm lint --strict $(CHART) --set serviceMonitor.enabled=true --set prometheusRule.enabled=true; \
+	$$helm template secret-rotator $(CHART) --namespace secret-rotator-system --include-crds >/dev/null; \
+	$$helm template secret-rotator $(CHART) --namespace team-a --set 'watchNamespaces={team-a}' >/dev/null; \
+	$$helm template secret-rotator $(CHART) --namespace secret-rotator-system \
+	  --set serviceMonitor.enabled=true --set prometheusRule.enabled=true >/dev/null
+
 .PHONY: test-unit
-test-unit: ## Unit tests only (no API server).
+test-unit: helm ## Unit tests only (no API server; the chart tests run bin/helm).
 	go test ./api/... ./internal/... -count=1
 
 # Each fuzz target runs for FUZZTIME; go test fuzzes one target per package per invocation. Their seeds and
@@ -81,6 +102,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (10s): durations, annotations, http t
 .PHONY: test-e2e
 test-e2e: ## End-to-end tests: the operator as a real process on a local cluster with kwok nodes (hack/local-cluster.sh).
 	bash hack/envtest-assets.sh kube-apiserver etcd kube-controller-manager kube-scheduler >/dev/null
+	bash hack/helm.sh >/dev/null
 	go vet -tags e2e ./test/e2e/...
 	go test -tags e2e ./test/e2e/... -count=1 -timeout 20m -v
 
