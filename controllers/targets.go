@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -219,11 +218,6 @@ func (r *RotatedSecretReconciler) mirrorToken(ctx context.Context, s *scope, t r
 	return token, nil
 }
 
-// hasMirror reports whether a target is a GitHub Actions secret.
-func hasMirror(rs *rotationv1alpha1.RotatedSecret) bool {
-	return slices.ContainsFunc(rs.Spec.Targets, func(t rotationv1alpha1.Target) bool { return t.GitHubActions != nil })
-}
-
 func mirroredRevision(st rotationv1alpha1.RotatedSecretStatus, id string) int64 {
 	for _, m := range st.Mirrors {
 		if m.Target == id {
@@ -241,12 +235,4 @@ func setMirror(st *rotationv1alpha1.RotatedSecretStatus, id string, rev int64) {
 		}
 	}
 	st.Mirrors = append(st.Mirrors, rotationv1alpha1.MirrorStatus{Target: id, Revision: rev})
-}
-
-// mirrorID names a GitHub Actions target in status and messages.
-func mirrorID(t rotationv1alpha1.GitHubActionsTarget) string {
-	if t.Environment != "" {
-		return "github:" + t.Repository + "/" + t.Environment + "/" + t.Name
-	}
-	return "github:" + t.Repository + "/" + t.Name
 }
