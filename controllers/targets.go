@@ -154,30 +154,8 @@ func targetFailed(w sink.SecretWrite, err error) outcome {
 	return failed(rotationv1alpha1.ReasonTargetWriteFailed, fmt.Errorf("writing target Secret %s: %w", w, err))
 }
 
-// desiredWrites groups the targets by Secret: each target key gets its output of cur and, when prev is not nil,
-// <key><suffix> gets the same output of prev. Order follows spec.targets.
-func desiredWrites(rs *rotationv1alpha1.RotatedSecret, cur, prev provider.Values) []sink.SecretWrite {
-	var writes []sink.SecretWrite
-	index := map[string]int{}
-	for _, t := range rs.Spec.Targets {
-		if t.GitHubActions != nil {
-			continue // mirrored by writeMirrors
-		}
-		ns := targetNamespace(rs, t)
-		id := ns + "/" + t.SecretName
-		i, ok := index[id]
-		if !ok {
-			i = len(writes)
-			index[id] = i
-			writes = append(writes, sink.SecretWrite{Namespace: ns, Name: t.SecretName, Data: map[string][]byte{}})
-		}
-		writes[i].Data[t.Key] = cur[targetOutput(t)]
-		if v, ok := prev[targetOutput(t)]; ok {
-			writes[i].Data[t.Key+previousSuffix(rs)] = v
-		}
-	}
-	return writes
-}
+// desiredWrites groups the targets by Secret (sink.Writes).
+var desiredWrites = sink.Writes
 
 // writeMirrors writes values of rev to every GitHub Actions target that does not hold rev yet, and records each
 // in status.mirrors (the stores are write-only: status is the only record of what they hold).
