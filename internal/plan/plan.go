@@ -106,7 +106,7 @@ func Build(ctx context.Context, in Input) (*Report, error) {
 	}
 	b := &builder{in: in, rs: rs, now: in.Clock.Now().UTC(), stageOf: map[tenancy.Action]string{}, r: &Report{
 		RotatedSecret: rs.Namespace + "/" + rs.Name, Phase: string(rs.Status.Phase),
-		CurrentRevision: rs.Status.CurrentRevision, NextRevision: specs.NextRevision(rs.Status),
+		CurrentRevision: rs.Status.CurrentRevision, NextRevision: specs.NextRevision(rs.Status), Targets: []Target{},
 	}}
 	b.r.Time = b.now
 	var err error

@@ -133,10 +133,12 @@ func (b *builder) dependencies(ctx context.Context) error {
 			dep.Ready = true
 		}
 		switch {
-		case b.due.IsZero():
-			dep.Satisfied, dep.Message = true, "the next rotation does not wait for dependencies"
 		case !b.valid:
 			dep.Message = "not computed: the spec is invalid"
+		case b.r.Schedule.Trigger == "":
+			dep.Message = "no rotation is upcoming"
+		case b.due.IsZero():
+			dep.Satisfied, dep.Message = true, "the next rotation does not wait for dependencies"
 		default:
 			until, why := policy.DependencyDone(&obj, b.due, b.now, b.parsed.Soak)
 			dep.Satisfied = why == ""
