@@ -87,7 +87,7 @@ func TestDependencyDone(t *testing.T) {
 	dep := func(outcome rotationv1alpha1.Outcome, began time.Time, ready metav1.ConditionStatus) *rotationv1alpha1.RotatedSecret {
 		done := metav1.NewTime(began.Add(time.Minute))
 		return &rotationv1alpha1.RotatedSecret{Status: rotationv1alpha1.RotatedSecretStatus{
-			History: []rotationv1alpha1.RotationRecord{{Revision: 2, Outcome: outcome, StartTime: metav1.NewTime(began), CompletionTime: &done}},
+			History:    []rotationv1alpha1.RotationRecord{{Revision: 2, Outcome: outcome, StartTime: metav1.NewTime(began), CompletionTime: &done}},
 			Conditions: []metav1.Condition{{Type: rotationv1alpha1.ConditionReady, Status: ready, LastTransitionTime: done}},
 		}}
 	}
