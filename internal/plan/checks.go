@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/specs"
 	"github.com/tribi/secret-rotator/internal/staging"
 	"github.com/tribi/secret-rotator/internal/tenancy"
 )
@@ -58,16 +59,10 @@ func (b *builder) credentials() {
 	}
 	if e := b.rs.Spec.Emergency; e != nil {
 		for i, o := range e.Overrides {
-			res, name := "configmaps", ""
-			if o.ConfigMapRef != nil {
-				name = o.ConfigMapRef.Name
-			}
-			if o.SecretRef != nil {
-				res, name = "secrets", o.SecretRef.Name
-			}
-			what := fmt.Sprintf("emergency override spec.emergency.overrides[%d]", i)
-			b.want(tenancy.Action{Verb: "get", Resource: res, Namespace: ns, Name: name}, what, false)
-			b.want(tenancy.Action{Verb: "patch", Resource: res, Namespace: ns, Name: name}, what, false)
+			kind, name := specs.OverrideRef(o)
+			what := fmt.Sprintf("spec.emergency.overrides[%d] (asked when an emergency starts)", i)
+			b.want(tenancy.OverrideAction("get", kind, ns, name), what, false)
+			b.want(tenancy.OverrideAction("patch", kind, ns, name), what, false)
 		}
 	}
 }

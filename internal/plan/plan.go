@@ -18,6 +18,7 @@ import (
 	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +29,7 @@ import (
 	"github.com/tribi/secret-rotator/internal/policy"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/rollout"
+	"github.com/tribi/secret-rotator/internal/sink"
 	"github.com/tribi/secret-rotator/internal/specs"
 	"github.com/tribi/secret-rotator/internal/tenancy"
 )
@@ -187,7 +189,8 @@ func (b *builder) identity() (tenancy.Actor, error) {
 }
 
 // checkSpec applies what the operator checks first: the guard rails, the annotations' tokens, the spec
-// (InvalidSpec) and dependency cycles.
+// (InvalidSpec), the emergency overrides and dependency cycles. The server-side dry run of the Job templates is
+// not made: it is a create request, and the plan makes none.
 func (b *builder) checkSpec(ctx context.Context) {
 	var rule *tenancy.RuleError
 	if err := b.in.Settings.Rules().CheckSpec(b.rs); errors.As(err, &rule) {
@@ -206,6 +209,16 @@ func (b *builder) checkSpec(ctx context.Context) {
 		return
 	}
 	b.parsed, b.valid = parsed, true
+	err = specs.CheckOverrides(b.rs, func(name string) string {
+		sec := &corev1.Secret{}
+		if err := b.in.Client.Get(ctx, client.ObjectKey{Namespace: b.rs.Namespace, Name: name}, sec); err != nil {
+			sec = nil // missing, or not readable by the person: judged by its name alone
+		}
+		return sink.Reserved(b.rs.Namespace, name, sec, b.rotatedSecretExists(ctx))
+	})
+	if err != nil {
+		b.refuse(rotationv1alpha1.ReasonInvalidSpec, err.Error())
+	}
 	cycle := specs.DependencyCycle(b.rs, func(namespace, name string) *rotationv1alpha1.RotatedSecret {
 		var next rotationv1alpha1.RotatedSecret
 		if b.in.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &next) != nil {
@@ -215,5 +228,13 @@ func (b *builder) checkSpec(ctx context.Context) {
 	})
 	if cycle != "" {
 		b.refuse(rotationv1alpha1.ReasonInvalidSpec, fmt.Sprintf("spec.dependsOn: a cycle: %s; a RotatedSecret cannot wait for itself", cycle))
+	}
+}
+
+// rotatedSecretExists tells whether a RotatedSecret exists (for sink.Reserved), as the person can see.
+func (b *builder) rotatedSecretExists(ctx context.Context) func(namespace, name string) bool {
+	return func(namespace, name string) bool {
+		var other rotationv1alpha1.RotatedSecret
+		return b.in.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &other) == nil
 	}
 }

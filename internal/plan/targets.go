@@ -91,10 +91,7 @@ func (b *builder) target(ctx context.Context, w sink.SecretWrite, from map[strin
 	// The operator's pre-flight (readTarget): a Secret it never writes stalls before anything is written.
 	why := sink.Refused(sec)
 	if why == "" {
-		why = sink.Reserved(w.Namespace, w.Name, sec, func(namespace, name string) bool {
-			var other rotationv1alpha1.RotatedSecret
-			return b.in.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &other) == nil
-		})
+		why = sink.Reserved(w.Namespace, w.Name, sec, b.rotatedSecretExists(ctx))
 	}
 	if why != "" {
 		b.refuse(rotationv1alpha1.ReasonTargetRefused, fmt.Sprintf("target Secret %s: %s; nothing was written "+

@@ -13,6 +13,7 @@ import (
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/schedule"
+	"github.com/tribi/secret-rotator/internal/staging"
 )
 
 // MinStepTimeout is the shortest stage or Job timeout: less cannot see a rollout through.
@@ -261,4 +262,59 @@ func DependencyCycle(rs *rotationv1alpha1.RotatedSecret, get func(namespace, nam
 		return ""
 	}
 	return walk(rs, []string{self})
+}
+
+// OverrideRef returns the kind and name of the object an emergency override changes ("" when it names none).
+func OverrideRef(o rotationv1alpha1.Override) (rotationv1alpha1.OverrideKind, string) {
+	switch {
+	case o.SecretRef != nil:
+		return rotationv1alpha1.OverrideSecret, o.SecretRef.Name
+	case o.ConfigMapRef != nil:
+		return rotationv1alpha1.OverrideConfigMap, o.ConfigMapRef.Name
+	}
+	return "", ""
+}
+
+// CheckOverrides checks spec.emergency.overrides: one object each, a positive duration, each key once, and never a
+// Secret the operator writes for this RotatedSecret (its staging Secret, a target) or keeps for itself: reserved
+// says why a Secret of the RotatedSecret's namespace is kept ("" when it is not; sink.Reserved).
+func CheckOverrides(rs *rotationv1alpha1.RotatedSecret, reserved func(name string) string) error {
+	if rs.Spec.Emergency == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for i, o := range rs.Spec.Emergency.Overrides {
+		field := fmt.Sprintf("spec.emergency.overrides[%d]", i)
+		kind, name := OverrideRef(o)
+		if name == "" || (o.SecretRef != nil && o.ConfigMapRef != nil) {
+			return fmt.Errorf("%s: set exactly one of configMapRef or secretRef", field)
+		}
+		if d, err := o.Duration.Parse(); err != nil || d <= 0 {
+			return fmt.Errorf("%s.duration: want a positive whole number followed by d, h or m, not %q", field, o.Duration)
+		}
+		id := string(kind) + "/" + name + "/" + o.Key
+		if seen[id] {
+			return fmt.Errorf("%s: key %s of %s %s is already overridden", field, o.Key, kind, name)
+		}
+		seen[id] = true
+		if kind != rotationv1alpha1.OverrideSecret {
+			continue
+		}
+		why := ""
+		if name == staging.Name(rs.Name) {
+			why = "it is this RotatedSecret's staging Secret"
+		}
+		for _, t := range rs.Spec.Targets {
+			if t.GitHubActions == nil && t.SecretName == name && TargetNamespace(rs, t) == rs.Namespace {
+				why = "it is a target of this RotatedSecret"
+			}
+		}
+		if why == "" {
+			why = reserved(name)
+		}
+		if why != "" {
+			return fmt.Errorf("%s.secretRef: Secret %s cannot be overridden: %s", field, name, why)
+		}
+	}
+	return nil
 }

@@ -69,3 +69,13 @@ func JobAction(namespace string) Action {
 func TokenAction(namespace, sa string) Action {
 	return Action{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Namespace: namespace, Name: sa}
 }
+
+// OverrideAction is verb (get or patch) on the object of an emergency override: asked for every override before
+// an emergency applies any of them.
+func OverrideAction(verb string, kind rotationv1alpha1.OverrideKind, namespace, name string) Action {
+	res := "configmaps"
+	if kind == rotationv1alpha1.OverrideSecret {
+		res = "secrets"
+	}
+	return Action{Verb: verb, Resource: res, Namespace: namespace, Name: name}
+}
