@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/rest"
@@ -206,6 +207,7 @@ func TestPlanShowsWhatTheServiceAccountMayNotDo(t *testing.T) {
 	create(t, rs)
 
 	r := build(t, k8sClient, cfg, rs, settings(), t0)
+	r0 := r
 	g.Expect(r.Refusals).To(ConsistOf(plan.Refusal{Reason: rotationv1alpha1.ReasonForbidden, Message: "ServiceAccount " + a +
 		"/rotator may not patch secrets \"env\" in namespace " + b + " (Kubernetes RBAC); nothing was written; an admin can " +
 		"allow it with a Role and RoleBinding"}))
@@ -217,13 +219,37 @@ func TestPlanShowsWhatTheServiceAccountMayNotDo(t *testing.T) {
 	r = build(t, k8sClient, cfg, rs, plan.DefaultSettings(), t0)
 	g.Expect(r.Refusals).To(ContainElement(HaveField("Reason", rotationv1alpha1.ReasonCrossNamespaceRef)))
 
-	// A person who may neither impersonate nor create access reviews gets the plan, without RBAC checks.
+	// A person who may not impersonate the ServiceAccount but may create SubjectAccessReviews gets the same answers.
 	grantUser(t, a, "viewer", "alice", rule(rotationv1alpha1.GroupVersion.Group, "rotatedsecrets", "get", "list"),
 		rule("", "secrets", "get"), rule("apps", "deployments", "get", "list"))
-	alice := rest.CopyConfig(cfg)
-	alice.Impersonate = rest.ImpersonationConfig{UserName: "alice"}
-	ac, err := client.New(alice, client.Options{Scheme: k8sClient.Scheme()})
-	g.Expect(err).NotTo(HaveOccurred())
+	grantUser(t, b, "viewer", "alice", rule("", "secrets", "get"))
+	create(t, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "reviewer-" + a},
+		Rules: []rbacv1.PolicyRule{rule("authorization.k8s.io", "subjectaccessreviews", "create")}})
+	create(t, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "reviewer-" + a},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "reviewer-" + a},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "bob"}}})
+	grantUser(t, a, "viewer-bob", "bob", rule(rotationv1alpha1.GroupVersion.Group, "rotatedsecrets", "get", "list"),
+		rule("", "secrets", "get"))
+	bob, bobCfg := as(t, "bob")
+	viaReview := build(t, bob, bobCfg, rs, settings(), t0)
+	g.Expect(viaReview.Access.Method).To(Equal(plan.MethodSubjectReview))
+	g.Expect(viaReview.Refusals).To(Equal(r0.Refusals))
+	g.Expect(viaReview.Access.Checks).To(Equal(r0.Access.Checks))
+
+	// One who may create LocalSubjectAccessReviews in the RotatedSecret's namespace only: the other is unknown.
+	grantUser(t, a, "local-reviews", "carol", rule(rotationv1alpha1.GroupVersion.Group, "rotatedsecrets", "get", "list"),
+		rule("", "secrets", "get"), rule("authorization.k8s.io", "localsubjectaccessreviews", "create"))
+	carol, carolCfg := as(t, "carol")
+	local := build(t, carol, carolCfg, rs, settings(), t0)
+	g.Expect(local.Access.Method).To(Equal(plan.MethodLocalReview))
+	g.Expect(local.Refusals).NotTo(ContainElement(HaveField("Reason", rotationv1alpha1.ReasonForbidden)))
+	g.Expect(local.Access.Checks).To(ContainElements(
+		HaveField("Result", plan.Allowed),
+		And(HaveField("Action", `patch secrets "env" in namespace `+b), HaveField("Result", plan.Unknown),
+			HaveField("Message", "you may not create LocalSubjectAccessReviews in namespace "+b))))
+
+	// A person who may neither impersonate nor create access reviews gets the plan, without RBAC checks.
+	ac, alice := as(t, "alice")
 	r = build(t, ac, alice, rs, settings(), t0)
 	g.Expect(r.Access.Checked).To(BeFalse())
 	g.Expect(r.Access.Method).To(Equal(plan.MethodNone))
@@ -296,4 +322,16 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run with -update to write it)", err)
 	}
 	NewWithT(t).Expect(got).To(Equal(string(want)))
+}
+
+// as returns a client and config of the cluster's admin impersonating user: a person with only that user's rights.
+func as(t *testing.T, user string) (client.Client, *rest.Config) {
+	t.Helper()
+	c := rest.CopyConfig(cfg)
+	c.Impersonate = rest.ImpersonationConfig{UserName: user}
+	cl, err := client.New(c, client.Options{Scheme: k8sClient.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl, c
 }
