@@ -7,8 +7,8 @@
 // cannot disagree with the operator.
 //
 // The plan changes nothing: it only reads (GET and LIST, as the person running it) and creates access reviews,
-// which store nothing. It never reads or prints a value, except a webhook URL it reads to check its host and
-// never shows.
+// which store nothing. It never shows a value: it reads target Secrets for their keys and owners, and a webhook URL
+// to check its scheme and host, and reports neither.
 package plan
 
 import (
