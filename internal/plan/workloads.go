@@ -104,6 +104,10 @@ func (b *builder) jobs(ctx context.Context) error {
 			b.r.Jobs = append(b.r.Jobs, job)
 		}
 	}
+	if len(b.r.Jobs) > 0 {
+		b.note("the Job templates were not sent to the API server: the operator checks them with a server-side dry run " +
+			"(a create request, which the plan never makes) when the spec changes, and stalls with InvalidSpec on a refusal")
+	}
 	return nil
 }
 
