@@ -72,9 +72,8 @@ func (s Settings) Rules() tenancy.Rules {
 // Input is what Build needs.
 type Input struct {
 	// Client reads as the person running the plan (their kubeconfig). It only gets and lists, and creates access
-	// reviews. Its scheme needs client-go's types and rotation.tribi.io/v1alpha1 (app.Scheme, cli.Scheme); it must not
-	// be a cached client: ownership is read from
-	// the full managedFields.
+	// reviews. Its scheme needs client-go's types and rotation.tribi.io/v1alpha1 (app.Scheme, cli.Scheme); it must
+	// not be a cached client: ownership is read from the full managedFields.
 	Client client.Client
 	// Config is the same identity, to impersonate the RotatedSecret's ServiceAccount for access reviews.
 	Config *rest.Config
