@@ -24,11 +24,12 @@ func (r *RotatedSecretReconciler) checkSpec(ctx context.Context, s *scope) outco
 		return retry(err)
 	}
 	parsed, err := specs.Check(s.rs, r.Providers)
+	// What parsed before a refusal is kept, as the phases filled it before.
+	s.ttl, s.grace, s.provider = parsed.TTL, parsed.Grace, parsed.Provider
+	s.schedule, s.notice, s.soak = parsed.Schedule, parsed.Notice, parsed.Soak
 	if err != nil {
 		return invalid("%v", err)
 	}
-	s.ttl, s.grace, s.provider = parsed.TTL, parsed.Grace, parsed.Provider
-	s.schedule, s.notice, s.soak = parsed.Schedule, parsed.Notice, parsed.Soak
 	if cycle := dependencyCycle(ctx, r.Client, s.rs); cycle != "" {
 		return invalid("spec.dependsOn: a cycle: %s; a RotatedSecret cannot wait for itself", cycle)
 	}
