@@ -124,19 +124,3 @@ func (s *scope) dueOf(trigger rotationv1alpha1.Trigger, in policy.Input) time.Ti
 	}
 	return s.now.Truncate(time.Second)
 }
-
-// nextRevision is one past every revision used so far: a rolled-back revision is never reused, so its validation
-// Jobs and staged value cannot be mistaken for the next attempt's.
-func nextRevision(st rotationv1alpha1.RotatedSecretStatus) int64 {
-	rev := st.CurrentRevision
-	if st.Pending != nil {
-		rev = max(rev, st.Pending.Revision)
-	}
-	for _, h := range st.History {
-		rev = max(rev, h.Revision)
-	}
-	for _, q := range st.Revocations {
-		rev = max(rev, q.Revision)
-	}
-	return rev + 1
-}

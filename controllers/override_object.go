@@ -13,7 +13,7 @@ import (
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/policy"
 	"github.com/tribi/secret-rotator/internal/sink"
-	"github.com/tribi/secret-rotator/internal/staging"
+	"github.com/tribi/secret-rotator/internal/specs"
 	"github.com/tribi/secret-rotator/internal/tenancy"
 )
 
@@ -53,25 +53,11 @@ func (ob *overrideObject) holds(present bool, value []byte) bool {
 // overrideObjects are the objects read in one pass, by kind and name (nil: it does not exist).
 type overrideObjects map[string]client.Object
 
-// overrideRef returns the kind and name of the object an override changes.
-func overrideRef(o rotationv1alpha1.Override) (rotationv1alpha1.OverrideKind, string) {
-	switch {
-	case o.SecretRef != nil:
-		return rotationv1alpha1.OverrideSecret, o.SecretRef.Name
-	case o.ConfigMapRef != nil:
-		return rotationv1alpha1.OverrideConfigMap, o.ConfigMapRef.Name
-	}
-	return "", ""
-}
-
-// overrideAction is verb on an override's object, for access checks and refusals.
-func overrideAction(verb string, kind rotationv1alpha1.OverrideKind, namespace, name string) tenancy.Action {
-	res := "configmaps"
-	if kind == rotationv1alpha1.OverrideSecret {
-		res = "secrets"
-	}
-	return tenancy.Action{Verb: verb, Resource: res, Namespace: namespace, Name: name}
-}
+// overrideRef returns the kind and name of the object an override changes; overrideAction is verb on it.
+var (
+	overrideRef    = specs.OverrideRef
+	overrideAction = tenancy.OverrideAction
+)
 
 // readOverride reads an override's object as the RotatedSecret's actor, past the cache (which holds no
 // ConfigMaps, and only the Secrets the operator labelled), once per pass. A missing object is no error: obj stays
@@ -163,50 +149,24 @@ func (r *RotatedSecretReconciler) writeOverride(ctx context.Context, s *scope, o
 	return s.actor.Refused(overrideAction("patch", ob.kind, s.rs.Namespace, ob.name), err)
 }
 
-// checkOverrides checks spec.emergency.overrides: a duration, each key once, and never a Secret the operator
-// writes for this RotatedSecret (its staging Secret, a target) or keeps for itself (reserved).
+// checkOverrides checks spec.emergency.overrides (specs.CheckOverrides): a duration, each key once, and never a
+// Secret the operator writes for this RotatedSecret (its staging Secret, a target) or keeps for itself (reserved).
 func (r *RotatedSecretReconciler) checkOverrides(ctx context.Context, rs *rotationv1alpha1.RotatedSecret) outcome {
-	if rs.Spec.Emergency == nil {
-		return goOnOutcome()
-	}
-	seen := map[string]bool{}
-	for i, o := range rs.Spec.Emergency.Overrides {
-		field := fmt.Sprintf("spec.emergency.overrides[%d]", i)
-		kind, name := overrideRef(o)
-		if name == "" || (o.SecretRef != nil && o.ConfigMapRef != nil) {
-			return invalid("%s: set exactly one of configMapRef or secretRef", field)
+	var readErr error
+	err := specs.CheckOverrides(rs, func(name string) string {
+		// The cache holds every Secret the operator labelled (staging Secrets among them); others are not found.
+		key, sec := client.ObjectKey{Namespace: rs.Namespace, Name: name}, &corev1.Secret{}
+		if err := r.Get(ctx, key, sec); err != nil && !apierrors.IsNotFound(err) {
+			readErr = err
+			return ""
 		}
-		if d, err := o.Duration.Parse(); err != nil || d <= 0 {
-			return invalid("%s.duration: want a positive whole number followed by d, h or m, not %q", field, o.Duration)
-		}
-		id := string(kind) + "/" + name + "/" + o.Key
-		if seen[id] {
-			return invalid("%s: key %s of %s %s is already overridden", field, o.Key, kind, name)
-		}
-		seen[id] = true
-		if kind != rotationv1alpha1.OverrideSecret {
-			continue
-		}
-		why := ""
-		if name == staging.Name(rs.Name) {
-			why = "it is this RotatedSecret's staging Secret"
-		}
-		for _, t := range rs.Spec.Targets {
-			if t.GitHubActions == nil && t.SecretName == name && targetNamespace(rs, t) == rs.Namespace {
-				why = "it is a target of this RotatedSecret"
-			}
-		}
-		if why == "" {
-			// The cache holds every Secret the operator labelled (staging Secrets among them); others are not found.
-			key, sec := client.ObjectKey{Namespace: rs.Namespace, Name: name}, &corev1.Secret{}
-			if err := r.Get(ctx, key, sec); err != nil && !apierrors.IsNotFound(err) {
-				return retry(err)
-			}
-			why = r.reserved(ctx, key, sec)
-		}
-		if why != "" {
-			return invalid("%s.secretRef: Secret %s cannot be overridden: %s", field, name, why)
-		}
+		return r.reserved(ctx, key, sec)
+	})
+	switch {
+	case readErr != nil:
+		return retry(readErr)
+	case err != nil:
+		return invalid("%v", err)
 	}
 	return goOnOutcome()
 }

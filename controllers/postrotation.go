@@ -14,16 +14,6 @@ import (
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 )
 
-// postJobName names a post-rotation Job: <rotatedsecret>-post-<job>-r<revision>.
-func postJobName(rsName, job string, rev int64) string {
-	return fmt.Sprintf("%s-post-%s-r%d", rsName, job, rev)
-}
-
-// purgeJobName names an emergency's purge Job: <rotatedsecret>-purge-<job>-r<revision>.
-func purgeJobName(rsName, job string, rev int64) string {
-	return fmt.Sprintf("%s-purge-%s-r%d", rsName, job, rev)
-}
-
 // jobRun is a set of Jobs run once a revision is committed, that never roll anything back: the post-rotation Jobs
 // (spec.postRotation) or an emergency's purge Jobs (spec.emergency.jobs).
 type jobRun struct {

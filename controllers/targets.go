@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -155,30 +154,8 @@ func targetFailed(w sink.SecretWrite, err error) outcome {
 	return failed(rotationv1alpha1.ReasonTargetWriteFailed, fmt.Errorf("writing target Secret %s: %w", w, err))
 }
 
-// desiredWrites groups the targets by Secret: each target key gets its output of cur and, when prev is not nil,
-// <key><suffix> gets the same output of prev. Order follows spec.targets.
-func desiredWrites(rs *rotationv1alpha1.RotatedSecret, cur, prev provider.Values) []sink.SecretWrite {
-	var writes []sink.SecretWrite
-	index := map[string]int{}
-	for _, t := range rs.Spec.Targets {
-		if t.GitHubActions != nil {
-			continue // mirrored by writeMirrors
-		}
-		ns := targetNamespace(rs, t)
-		id := ns + "/" + t.SecretName
-		i, ok := index[id]
-		if !ok {
-			i = len(writes)
-			index[id] = i
-			writes = append(writes, sink.SecretWrite{Namespace: ns, Name: t.SecretName, Data: map[string][]byte{}})
-		}
-		writes[i].Data[t.Key] = cur[targetOutput(t)]
-		if v, ok := prev[targetOutput(t)]; ok {
-			writes[i].Data[t.Key+previousSuffix(rs)] = v
-		}
-	}
-	return writes
-}
+// desiredWrites groups the targets by Secret (sink.Writes).
+var desiredWrites = sink.Writes
 
 // writeMirrors writes values of rev to every GitHub Actions target that does not hold rev yet, and records each
 // in status.mirrors (the stores are write-only: status is the only record of what they hold).
@@ -219,11 +196,6 @@ func (r *RotatedSecretReconciler) mirrorToken(ctx context.Context, s *scope, t r
 	return token, nil
 }
 
-// hasMirror reports whether a target is a GitHub Actions secret.
-func hasMirror(rs *rotationv1alpha1.RotatedSecret) bool {
-	return slices.ContainsFunc(rs.Spec.Targets, func(t rotationv1alpha1.Target) bool { return t.GitHubActions != nil })
-}
-
 func mirroredRevision(st rotationv1alpha1.RotatedSecretStatus, id string) int64 {
 	for _, m := range st.Mirrors {
 		if m.Target == id {
@@ -241,12 +213,4 @@ func setMirror(st *rotationv1alpha1.RotatedSecretStatus, id string, rev int64) {
 		}
 	}
 	st.Mirrors = append(st.Mirrors, rotationv1alpha1.MirrorStatus{Target: id, Revision: rev})
-}
-
-// mirrorID names a GitHub Actions target in status and messages.
-func mirrorID(t rotationv1alpha1.GitHubActionsTarget) string {
-	if t.Environment != "" {
-		return "github:" + t.Repository + "/" + t.Environment + "/" + t.Name
-	}
-	return "github:" + t.Repository + "/" + t.Name
 }

@@ -211,7 +211,3 @@ func jobResult(job *batchv1.Job) rotationv1alpha1.JobResult {
 	}
 	return rotationv1alpha1.JobRunning
 }
-
-func validationJobName(rsName, job string, rev int64) string {
-	return fmt.Sprintf("%s-%s-r%d", rsName, job, rev)
-}

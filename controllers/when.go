@@ -24,29 +24,13 @@ func (r *RotatedSecretReconciler) when(ctx context.Context, s *scope) outcome {
 	}
 	// Status keeps whole seconds: plan in whole seconds, so the plan read back is the plan made.
 	now := s.now.Truncate(time.Second)
-	trigger, due, ok := s.upcoming(now)
+	t, ok := policy.Plan(s.rs, now, s.ttl, s.schedule, s.notice)
 	if !ok {
 		return goOnOutcome() // decide starts it at once, or finds nothing due
 	}
-	windowed := trigger == rotationv1alpha1.TriggerTTLExpired || s.rs.Annotations[rotationv1alpha1.RespectWindowAnnotation] == "true"
-	planned, missed := due, false
-	if windowed {
-		planned, missed = s.schedule.StartAt(due, now)
-	}
-	sc := st.Scheduled
-	if sc != nil && (sc.Trigger != trigger || !sc.DueTime.Time.Equal(due)) {
-		sc = nil // an older plan (another TTL, another token): plan again
-	}
-	start := planned
-	if sc != nil && sc.NoticeTime != nil {
-		start = later(planned, sc.NoticeTime.Add(s.notice))
-	}
+	trigger, due, planned, missed, start, noticeTime := t.Trigger, t.Due, t.Planned, t.WindowMissed, t.Start, t.NoticeTime
 	if trigger == rotationv1alpha1.TriggerTTLExpired && (st.NextRotationTime == nil || !st.NextRotationTime.Time.Equal(start)) {
 		st.NextRotationTime = &metav1.Time{Time: start}
-	}
-	var noticeTime *metav1.Time
-	if sc != nil {
-		noticeTime = sc.NoticeTime
 	}
 	giveNotice := s.notice > 0 && noticeTime == nil
 	if giveNotice && now.Before(planned.Add(-s.notice)) {
@@ -88,23 +72,6 @@ func (s *scope) started(trigger rotationv1alpha1.Trigger) {
 			maxDelay(s.rs), rfc3339(sc.DueTime.Time))
 	}
 	s.unschedule(rotationv1alpha1.ReasonRotationStarted, fmt.Sprintf("%s rotation started at %s", trigger, rfc3339(s.now)))
-}
-
-// upcoming returns the next rotation that may have to wait: a manual token not handled yet (due when it was
-// first seen), else the TTL expiry. None for the first value, an emergency token, or while suspended.
-func (s *scope) upcoming(now time.Time) (rotationv1alpha1.Trigger, time.Time, bool) {
-	st := s.rs.Status
-	if _, ok := policy.NewEmergencyToken(s.rs); ok || st.CurrentRevision == 0 || s.rs.Spec.Suspend {
-		return "", time.Time{}, false
-	}
-	if _, ok := policy.NewRotateToken(s.rs); ok {
-		if sc := st.Scheduled; sc != nil && sc.Trigger == rotationv1alpha1.TriggerManual {
-			return rotationv1alpha1.TriggerManual, sc.DueTime.Time, true
-		}
-		return rotationv1alpha1.TriggerManual, now, true
-	}
-	due, ok := policy.Due(policy.Input{Now: now, Object: s.rs, TTL: s.ttl})
-	return rotationv1alpha1.TriggerTTLExpired, due, ok
 }
 
 // hold records the plan in status.scheduled and keeps decide from starting the rotation until start. Before the
@@ -172,10 +139,3 @@ func later(a, b time.Time) time.Time {
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-func maxDelay(rs *rotationv1alpha1.RotatedSecret) rotationv1alpha1.Duration {
-	if rs.Spec.Schedule != nil && rs.Spec.Schedule.MaxDelay != "" {
-		return rs.Spec.Schedule.MaxDelay
-	}
-	return "7d"
-}

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"hash/fnv"
-	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -160,11 +159,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err != nil {
 		return nil, err
 	}
-	rules := opts.Rules
 	// The operator's own namespace is protected, unless it is the namespace a namespace-scoped install watches.
-	if !slices.Contains(rules.Protected, opts.Namespace) && !slices.Contains(opts.WatchNamespaces, opts.Namespace) {
-		rules.Protected = append(slices.Clone(rules.Protected), opts.Namespace)
-	}
+	rules := opts.Rules.WithOperatorNamespace(opts.Namespace, opts.WatchNamespaces)
 	r := &controllers.RotatedSecretReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),

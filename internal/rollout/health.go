@@ -172,3 +172,24 @@ func daemonSetHealth(d *appsv1.DaemonSet) Status {
 	}
 	return ready("%d pods rolled out", st.UpdatedNumberScheduled)
 }
+
+// Replicas returns how many pods of a workload are ready and how many it wants, as `kubectl get` shows them:
+// readyReplicas of spec.replicas (default 1) for a Deployment or StatefulSet, numberReady of
+// desiredNumberScheduled for a DaemonSet. 0, 0 for anything else.
+func Replicas(obj client.Object) (ready, desired int32) {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		if o != nil {
+			return o.Status.ReadyReplicas, desiredReplicas(o.Spec.Replicas)
+		}
+	case *appsv1.StatefulSet:
+		if o != nil {
+			return o.Status.ReadyReplicas, desiredReplicas(o.Spec.Replicas)
+		}
+	case *appsv1.DaemonSet:
+		if o != nil {
+			return o.Status.NumberReady, o.Status.DesiredNumberScheduled
+		}
+	}
+	return 0, 0
+}

@@ -3,6 +3,8 @@ package tenancy
 import (
 	"fmt"
 	"slices"
+
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 )
 
 // DefaultProtectedNamespaces are the namespaces --protected-namespaces names by default, besides the operator's own.
@@ -53,4 +55,43 @@ func (r Rules) CheckRef(home, field, namespace string) error {
 			field, namespace)}
 	}
 	return nil
+}
+
+// CheckSpec applies the rules to a RotatedSecret: its own namespace, then the namespace of every Kubernetes target,
+// dependency and named workload, in that order. The first refusal is returned as a *RuleError; nil when none.
+func (r Rules) CheckSpec(rs *rotationv1alpha1.RotatedSecret) error {
+	if err := r.CheckHome(rs.Namespace); err != nil {
+		return err
+	}
+	for i, t := range rs.Spec.Targets {
+		if t.GitHubActions == nil {
+			if err := r.CheckRef(rs.Namespace, fmt.Sprintf("spec.targets[%d]", i), t.Namespace); err != nil {
+				return err
+			}
+		}
+	}
+	for i, d := range rs.Spec.DependsOn {
+		if err := r.CheckRef(rs.Namespace, fmt.Sprintf("spec.dependsOn[%d]", i), d.Namespace); err != nil {
+			return err
+		}
+	}
+	if ro := rs.Spec.Rollout; ro != nil {
+		for i, st := range ro.Stages {
+			for j, w := range st.Workloads {
+				if err := r.CheckRef(rs.Namespace, fmt.Sprintf("spec.rollout.stages[%d].workloads[%d]", i, j), w.Namespace); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// WithOperatorNamespace returns the rules the operator runs with: its own namespace is protected besides
+// Protected, unless it is a namespace a namespace-scoped install watches.
+func (r Rules) WithOperatorNamespace(namespace string, watched []string) Rules {
+	if namespace != "" && !slices.Contains(r.Protected, namespace) && !slices.Contains(watched, namespace) {
+		r.Protected = append(slices.Clone(r.Protected), namespace)
+	}
+	return r
 }
