@@ -61,8 +61,8 @@ func main() {
 		fmt.Println(version.Get("manager"))
 		return
 	}
-	opts.Rules.Protected = splitList(protected)
-	opts.WatchNamespaces = splitList(watch)
+	opts.Rules.Protected = app.SplitList(protected)
+	opts.WatchNamespaces = app.SplitList(watch)
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
@@ -111,15 +111,4 @@ func main() {
 		log.Error(err, "Operator stopped")
 		os.Exit(1)
 	}
-}
-
-// splitList splits a comma-separated flag value, dropping blanks.
-func splitList(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -181,4 +182,16 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		return nil, fmt.Errorf("setting up controller: %w", err)
 	}
 	return mgr, nil
+}
+
+// SplitList splits a comma-separated flag value (--protected-namespaces, --watch-namespaces), dropping blanks. The
+// manager and the plugin's plan read the same flags with it.
+func SplitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -84,7 +84,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.PersistentFlags().StringVar(&o.OperatorNamespace, "operator-namespace", "secret-rotator-system",
 		"Namespace of the operator (its fingerprint key lives there)")
 	root.AddCommand(newStatusCommand(o), newHistoryCommand(o), newRotateCommand(o), newEmergencyCommand(o),
-		newIncidentCommand(o), newFingerprintCommand(o), newVersionCommand(o))
+		newPlanCommand(o), newIncidentCommand(o), newFingerprintCommand(o), newVersionCommand(o))
 	return root
 }
 
