@@ -45,20 +45,7 @@ func finishJob(ns, name string, succeeded bool) {
 		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &job); err != nil {
 			return err
 		}
-		now := metav1.Now()
-		job.Status.StartTime = &now
-		if succeeded {
-			job.Status.Succeeded = 1
-			job.Status.CompletionTime = &now
-			job.Status.Conditions = []batchv1.JobCondition{
-				{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
-				{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-		} else {
-			job.Status.Failed = 1
-			job.Status.Conditions = []batchv1.JobCondition{
-				{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"},
-				{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"}}
-		}
+		fixture.EndJob(&job, succeeded)
 		return k8sClient.Status().Update(ctx, &job)
 	}, wait).Should(Succeed())
 }

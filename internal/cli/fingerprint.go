@@ -61,10 +61,7 @@ func newFingerprintCommand(o *Options) *cobra.Command {
 		Example: "  kubectl rotation fingerprint jwt-secret -n backend\n  kubectl rotation fingerprint jwt-secret -n backend --watch",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
-			ns, err := o.Namespace()
+			ns, err := o.begin(&out)
 			if err != nil {
 				return err
 			}

@@ -18,14 +18,7 @@ func newHistoryCommand(o *Options) *cobra.Command {
 		Example: "  kubectl rotation history jwt-secret -n backend\n  kubectl rotation history jwt-secret -n backend -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
-			ns, err := o.Namespace()
-			if err != nil {
-				return err
-			}
-			rs, err := o.get(cmd.Context(), ns, args[0])
+			rs, err := o.named(cmd.Context(), &out, args[0])
 			if err != nil {
 				return err
 			}

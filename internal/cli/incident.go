@@ -27,14 +27,7 @@ func newIncidentCommand(o *Options) *cobra.Command {
 		Example: "  kubectl rotation incident jwt-secret -n backend --append REGRESSIONS_FIXED.md",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
-			ns, err := o.Namespace()
-			if err != nil {
-				return err
-			}
-			rs, err := o.get(cmd.Context(), ns, args[0])
+			rs, err := o.named(cmd.Context(), &out, args[0])
 			if err != nil {
 				return err
 			}
@@ -52,7 +45,7 @@ func newIncidentCommand(o *Options) *cobra.Command {
 			if err := appendFile(appendTo, b.Bytes()); err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(o.Out, "Appended the review of %s/%s revision %d to %s\n", ns, rs.Name, inc.Revision, appendTo)
+			_, err = fmt.Fprintf(o.Out, "Appended the review of %s/%s revision %d to %s\n", rs.Namespace, rs.Name, inc.Revision, appendTo)
 			return err
 		},
 	}

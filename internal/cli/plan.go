@@ -26,10 +26,7 @@ func newPlanCommand(o *Options) *cobra.Command {
 		Example: "  kubectl rotation plan jwt-secret -n backend --default-service-account secret-rotator",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
-			ns, err := o.Namespace()
+			ns, err := o.begin(&out)
 			if err != nil {
 				return err
 			}

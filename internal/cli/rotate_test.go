@@ -11,11 +11,11 @@ import (
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/cli"
+	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/testgen"
 )
 
@@ -38,19 +38,7 @@ func finishJobs(ns string, succeed func(job string) bool, stop <-chan struct{}) 
 			if len(j.Status.Conditions) > 0 {
 				continue
 			}
-			now := metav1.Now()
-			j.Status.StartTime = &now
-			if succeed(j.Name) {
-				j.Status.Succeeded, j.Status.CompletionTime = 1, &now
-				j.Status.Conditions = []batchv1.JobCondition{
-					{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
-					{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-			} else {
-				j.Status.Failed = 1
-				j.Status.Conditions = []batchv1.JobCondition{
-					{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"},
-					{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"}}
-			}
+			fixture.EndJob(j, succeed(j.Name))
 			_ = k8sClient.Status().Update(ctx, j)
 		}
 	}

@@ -128,6 +128,23 @@ func (o *Options) statuses(ctx context.Context, args []string, all bool) ([]Stat
 	return items, nil
 }
 
+// begin refuses an unknown -o before anything is read, then returns the namespace of the flags.
+func (o *Options) begin(out *output) (string, error) {
+	if err := out.check(); err != nil {
+		return "", err
+	}
+	return o.Namespace()
+}
+
+// named is begin, then reads the RotatedSecret name in that namespace.
+func (o *Options) named(ctx context.Context, out *output, name string) (*rotationv1alpha1.RotatedSecret, error) {
+	ns, err := o.begin(out)
+	if err != nil {
+		return nil, err
+	}
+	return o.get(ctx, ns, name)
+}
+
 // get reads one RotatedSecret, with an error that names it.
 func (o *Options) get(ctx context.Context, ns, name string) (*rotationv1alpha1.RotatedSecret, error) {
 	cl, err := o.Client()
