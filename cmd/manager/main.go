@@ -25,6 +25,7 @@ const defaultNamespace = "secret-rotator-system"
 func main() {
 	var (
 		metricsAddr, probeAddr string
+		pprofAddr              string
 		leaderElect            bool
 		leaseDuration          time.Duration
 		renewDeadline          time.Duration
@@ -37,6 +38,7 @@ func main() {
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address of Go's /debug/pprof endpoints (e.g. 127.0.0.1:6060, for a heap profile); 0 (the default) disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica rotates at a time.")
 	flag.DurationVar(&leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a standby replica waits after the leader's last renewal before it takes the lease: the longest a dead leader leaves rotations unattended.")
 	flag.DurationVar(&renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it stops acting and exits; shorter than the lease duration, so it stops before another replica can take over.")
@@ -75,6 +77,7 @@ func main() {
 	opts.Manager = ctrl.Options{
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
+		PprofBindAddress:       pprofAddr,
 		LeaderElection:         leaderElect,
 		LeaseDuration:          &leaseDuration,
 		RenewDeadline:          &renewDeadline,

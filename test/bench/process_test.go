@@ -68,10 +68,14 @@ func writeKubeconfig(b *testing.B, host string) string {
 func startProcess(b *testing.B, bin, kubeconfig string) *process {
 	b.Helper()
 	addr := freeAddress(b)
-	cmd := exec.Command(bin,
-		"--metrics-bind-address="+addr, "--health-probe-bind-address=0",
+	args := []string{"--metrics-bind-address=" + addr, "--health-probe-bind-address=0"}
+	if pprof := os.Getenv("BENCH_PPROF_ADDRESS"); pprof != "" {
+		// A heap profile of the idle operator: go tool pprof http://$BENCH_PPROF_ADDRESS/debug/pprof/heap
+		args = append(args, "--pprof-bind-address="+pprof)
+	}
+	cmd := exec.Command(bin, append(args,
 		fmt.Sprintf("--kube-api-qps=%d", app.DefaultQPS), fmt.Sprintf("--kube-api-burst=%d", app.DefaultBurst),
-		fmt.Sprintf("--max-concurrent-reconciles=%d", app.DefaultWorkers), "--leader-elect=false")
+		fmt.Sprintf("--max-concurrent-reconciles=%d", app.DefaultWorkers), "--leader-elect=false")...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "POD_NAMESPACE="+fixture.OperatorNamespace)
 	logPath := filepath.Join(b.TempDir(), "operator.log")
 	logFile, err := os.Create(logPath)
