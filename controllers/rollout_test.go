@@ -6,7 +6,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,9 +23,7 @@ func markRolledOut(ns, name string) {
 	GinkgoHelper()
 	Eventually(func() error {
 		d := cluster.Deployment(ns, name)
-		n := *d.Spec.Replicas
-		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n,
-			ReadyReplicas: n, AvailableReplicas: n}
+		fixture.RolledOut(d)
 		return k8sClient.Status().Update(ctx, d)
 	}, wait).Should(Succeed())
 }

@@ -153,19 +153,29 @@ func (f *follower) progress(st *rotationv1alpha1.RotatedSecretStatus, p *rotatio
 	if !strings.HasPrefix(f.shown["step"], string(p.Step)) {
 		f.say("step", step)
 	}
-	if r := st.Rollout; r != nil {
-		ready := 0
-		for _, w := range r.Workloads {
-			if w.Ready {
-				ready++
-			}
+	// status.rollout of an earlier rotation stays until the next one starts its own.
+	if r := st.Rollout; r != nil && (r.Revision == p.Revision || r.RollingBack) {
+		verb := "stage"
+		if r.RollingBack {
+			verb = "rolling back, stage"
+		}
+		// A stage that became healthy is done in the same status write that starts the next one: its line comes
+		// from completedStages.
+		for _, done := range r.CompletedStages {
+			f.say(verb+"/"+done, fmt.Sprintf("%s %s healthy", verb, done))
 		}
 		if r.Stage != "" {
-			verb := "stage"
-			if r.RollingBack {
-				verb = "rolling back, stage"
+			line := fmt.Sprintf("%s %s started", verb, r.Stage)
+			if len(r.Workloads) > 0 {
+				ready := 0
+				for _, w := range r.Workloads {
+					if w.Ready {
+						ready++
+					}
+				}
+				line = fmt.Sprintf("%s %s: %d/%d workloads healthy", verb, r.Stage, ready, len(r.Workloads))
 			}
-			f.say("stage", fmt.Sprintf("%s %s: %d/%d workloads healthy", verb, r.Stage, ready, len(r.Workloads)))
+			f.say("stage", line)
 		}
 	}
 	for _, jobs := range []struct {

@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,7 +45,49 @@ func finishJobs(ns string, succeed func(job string) bool, stop <-chan struct{}) 
 	}
 }
 
+// rollOut plays the Deployment controller for namespace ns until stop is closed: a Deployment whose template
+// changed is reported rolled out after delay, so a follower sees the stage wait first.
+func rollOut(ns string, delay time.Duration, stop <-chan struct{}) {
+	defer GinkgoRecover()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(delay):
+		}
+		var list appsv1.DeploymentList
+		if k8sClient.List(ctx, &list, client.InNamespace(ns)) != nil {
+			continue
+		}
+		for i := range list.Items {
+			if d := &list.Items[i]; d.Status.ObservedGeneration != d.Generation {
+				fixture.RolledOut(d)
+				_ = k8sClient.Status().Update(ctx, d)
+			}
+		}
+	}
+}
+
 var _ = Describe("rotate", func() {
+	It("follows each stage of the rollout with its workloads", func() {
+		ns := cluster.NewNamespace("rotate-stages")
+		for _, name := range []string{"esim-worker", "backend-api"} {
+			Expect(k8sClient.Create(ctx, testgen.Deployment(name, ns, 2))).To(Succeed())
+		}
+		stop := make(chan struct{})
+		defer close(stop)
+		go rollOut(ns, 500*time.Millisecond, stop)
+		create(testgen.RotatedSecret("jwt", ns, testgen.WithTTL("90d"), testgen.WithTarget("env", "JWT_SECRET"),
+			testgen.WithRollout(testgen.Stage("workers", "10m", "esim-worker"), testgen.Stage("api", "10m", "backend-api"))))
+
+		r := run("rotate", "jwt", "-n", ns, "--wait", "--timeout", "1m")
+		Expect(r.code).To(Equal(0), r.errOut)
+		// Each stage shows its workload waiting, then healthy, workers before api.
+		Expect(r.out).To(MatchRegexp(`(?s)stage workers: 0/1 workloads healthy.*stage workers healthy.*` +
+			`stage api: 0/1 workloads healthy.*stage api healthy.*revision 2 Succeeded`))
+	})
+
+
 	It("sets a fresh token, follows the rotation with --wait and exits 0 once it succeeded", func() {
 		ns := cluster.NewNamespace("rotate")
 		stop := make(chan struct{})
