@@ -87,7 +87,6 @@ var _ = Describe("rotate", func() {
 			`stage api: 0/1 workloads healthy.*stage api healthy.*revision 2 Succeeded`))
 	})
 
-
 	It("sets a fresh token, follows the rotation with --wait and exits 0 once it succeeded", func() {
 		ns := cluster.NewNamespace("rotate")
 		stop := make(chan struct{})
