@@ -104,12 +104,18 @@ test-e2e: ## End-to-end tests: the operator as a real process on a local cluster
 	bash hack/envtest-assets.sh kube-apiserver etcd kube-controller-manager kube-scheduler >/dev/null
 	bash hack/helm.sh >/dev/null
 	go vet -tags e2e ./test/e2e/...
-	go test -tags e2e ./test/e2e/... -count=1 -timeout 20m -v
+	go test -tags e2e ./test/e2e/... -count=1 -timeout 20m -v -args -ginkgo.label-filter='!bench'
 
 .PHONY: bench
 bench: ## Benchmarks against a real API server (500 and 1,000 RotatedSecrets at once, forced rotation latency, 10,000 idle; docs/benchmarks.md).
 	assets=$$(bash hack/envtest-assets.sh | tail -n 1); \
 	KUBEBUILDER_ASSETS="$$assets" go test ./test/bench/... -run '^$$' -bench . -benchtime 1x -count 1 -timeout 90m
+	$(MAKE) bench-cluster
+
+.PHONY: bench-cluster
+bench-cluster: ## The local-cluster benchmark: one stage of 50 two-replica Deployments, beside the cluster's own rollout (part of make bench).
+	bash hack/envtest-assets.sh kube-apiserver etcd kube-controller-manager kube-scheduler >/dev/null
+	go test -tags e2e ./test/e2e/... -count=1 -timeout 30m -v -args -ginkgo.label-filter=bench
 
 .PHONY: demo
 demo: ## Start a local cluster (kwok nodes), run the operator, rotate the samples (one rolled back, one an emergency during a rotation), print the timelines, stop everything.
