@@ -230,6 +230,11 @@ func (r *RotatedSecretReconciler) emergencyFailed(s *scope, reason, msg string) 
 	s.event(corev1.EventTypeWarning, rotationv1alpha1.ReasonEmergencyValidationFailed, "Halt", "%s", halted)
 	s.notify(rotationv1alpha1.NotifyHalted, p.Revision, halted, nil)
 	s.endIncident(rotationv1alpha1.IncidentOutcomeHalted, rotationv1alpha1.IncidentHalted, halted)
+	if st.QueuedEmergencyRequest != "" {
+		// An emergency token arrived while this one ran: it was to start once this one ended, and a halt is an
+		// end. The next pass discards the halted revision for it (preempt); a stall would wait for a person.
+		return waitUntil(s.now)
+	}
 	return stall(rotationv1alpha1.ReasonEmergencyValidationFailed, halted)
 }
 

@@ -137,7 +137,9 @@ func (f *follower) waiting(rs *rotationv1alpha1.RotatedSecret) {
 			f.say("wait-"+t, fmt.Sprintf("%s: %s", c.Reason, c.Message))
 		}
 	}
-	if p := st.Pending; p != nil {
+	if q, _, _ := strings.Cut(st.QueuedEmergencyRequest, " "); f.req.emergency && q == f.req.token {
+		f.say("queued", "queued: another emergency is in progress; this one starts when it ends")
+	} else if p := st.Pending; p != nil {
 		f.say("busy", fmt.Sprintf("waiting for revision %d (%s) to end first", p.Revision, p.Step))
 	}
 }

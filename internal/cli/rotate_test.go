@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -20,9 +21,9 @@ import (
 	"github.com/tribi/secret-rotator/internal/testgen"
 )
 
-// finishJobs marks every Job of namespace ns that has not ended as succeeded (when succeed says so for its name)
-// or failed, as the Job controller would (envtest runs none), until stop is closed.
-func finishJobs(ns string, succeed func(job string) bool, stop <-chan struct{}) {
+// finishJobs ends every Job of namespace ns that has not ended and that outcome says to end, succeeded or failed,
+// as the Job controller would (envtest runs none), until stop is closed.
+func finishJobs(ns string, outcome func(job string) (end, succeeded bool), stop <-chan struct{}) {
 	defer GinkgoRecover()
 	for {
 		select {
@@ -36,10 +37,11 @@ func finishJobs(ns string, succeed func(job string) bool, stop <-chan struct{}) 
 		}
 		for i := range jobs.Items {
 			j := &jobs.Items[i]
-			if len(j.Status.Conditions) > 0 {
+			end, succeeded := outcome(j.Name)
+			if len(j.Status.Conditions) > 0 || !end {
 				continue
 			}
-			fixture.EndJob(j, succeed(j.Name))
+			fixture.EndJob(j, succeeded)
 			_ = k8sClient.Status().Update(ctx, j)
 		}
 	}
@@ -85,13 +87,15 @@ var _ = Describe("rotate", func() {
 		// Each stage shows its workload waiting, then healthy, workers before api.
 		Expect(r.out).To(MatchRegexp(`(?s)stage workers: 0/1 workloads healthy.*stage workers healthy.*` +
 			`stage api: 0/1 workloads healthy.*stage api healthy.*revision 2 Succeeded`))
+		// Once it has ended, status shows the stages, not the ended rotation's progress.
+		Expect(run("status", "jwt", "-n", ns).out).To(MatchRegexp(`(?m)^jwt\s+2\s+\S+\s+\S+\s+Ready\s+-\s+2\s+-\s`))
 	})
 
 	It("sets a fresh token, follows the rotation with --wait and exits 0 once it succeeded", func() {
 		ns := cluster.NewNamespace("rotate")
 		stop := make(chan struct{})
 		defer close(stop)
-		go finishJobs(ns, func(string) bool { return true }, stop)
+		go finishJobs(ns, func(string) (bool, bool) { return true, true }, stop)
 		rs := create(testgen.RotatedSecret("jwt", ns, testgen.WithTTL("90d"), testgen.WithTarget("env", "JWT_SECRET"),
 			testgen.WithValidation(rotationv1alpha1.FailureRollback, "5m", "smoke")))
 
@@ -128,7 +132,7 @@ var _ = Describe("rotate", func() {
 		stop := make(chan struct{})
 		defer close(stop)
 		// The first revision's smoke Job passes, the second's fails.
-		go finishJobs(ns, func(job string) bool { return !strings.HasSuffix(job, "-r2") }, stop)
+		go finishJobs(ns, func(job string) (bool, bool) { return true, !strings.HasSuffix(job, "-r2") }, stop)
 		create(testgen.RotatedSecret("jwt", ns, testgen.WithTTL("90d"), testgen.WithTarget("env", "JWT_SECRET"),
 			testgen.WithValidation(rotationv1alpha1.FailureRollback, "5m", "smoke")))
 
@@ -211,6 +215,34 @@ var _ = Describe("emergency and incident", func() {
 		b, err := os.ReadFile(file)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(b)).To(Equal("# Regressions fixed\n\n" + review + "\n" + review))
+	})
+
+	It("says that an emergency set during another one is queued", func() {
+		ns := cluster.NewNamespace("emergency-queued")
+		stop := make(chan struct{})
+		defer close(stop)
+		// Revision 1's smoke Job passes; the first emergency's (revision 2) runs until the test fails it; the
+		// queued one's (revision 3) passes.
+		var failR2 atomic.Bool
+		go finishJobs(ns, func(job string) (bool, bool) {
+			if strings.HasSuffix(job, "-r2") {
+				return failR2.Load(), false
+			}
+			return true, true
+		}, stop)
+		rs := create(testgen.RotatedSecret("jwt", ns, testgen.WithTTL("90d"), testgen.WithTarget("env", "JWT_SECRET"),
+			testgen.WithValidation(rotationv1alpha1.FailureRollback, "5m", "smoke")))
+		Expect(run("emergency", "jwt", "-n", ns, "--reason", "first leak").code).To(Equal(0))
+		Eventually(func() string { return run("status", "jwt", "-n", ns).out }, wait).Should(ContainSubstring("Validating r2 emergency"))
+
+		r := run("emergency", "jwt", "-n", ns, "--reason", "second leak", "--wait", "--timeout", "3s")
+		Expect(r.code).To(Equal(cli.ExitTimeout))
+		Expect(r.out).To(ContainSubstring("queued: another emergency is in progress"))
+		Expect(cluster.RotatedSecret(rs).Status.QueuedEmergencyRequest).NotTo(BeEmpty())
+
+		// The first emergency halts on its failed smoke Job: the queued one starts then, and succeeds.
+		failR2.Store(true)
+		Eventually(func() int64 { return cluster.RotatedSecret(rs).Status.CurrentRevision }, wait).Should(Equal(int64(3)))
 	})
 
 	It("says when there is no incident yet", func() {

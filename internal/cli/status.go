@@ -36,7 +36,8 @@ type Status struct {
 	Step            string `json:"step,omitempty"`
 	PendingRevision int64  `json:"pendingRevision,omitempty"`
 	Emergency       bool   `json:"emergency,omitempty"`
-	// Stage in progress, the stages done out of all, and the stage's workloads healthy out of all.
+	// Stage in progress, the stages done out of all, and the stage's workloads healthy out of all, while a
+	// rotation is in progress (Stages alone otherwise).
 	Stage          string `json:"stage,omitempty"`
 	StagesDone     int    `json:"stagesDone"`
 	Stages         int    `json:"stages"`
@@ -173,7 +174,8 @@ func statusOf(rs *rotationv1alpha1.RotatedSecret, now time.Time) Status {
 	if rs.Spec.Rollout != nil {
 		s.Stages = len(rs.Spec.Rollout.Stages)
 	}
-	if r := st.Rollout; r != nil {
+	// status.rollout stays after a rotation ends: progress is shown only for the rotation in progress.
+	if r := st.Rollout; r != nil && st.Pending != nil && (r.Revision == st.Pending.Revision || r.RollingBack) {
 		s.Stage, s.StagesDone, s.Workloads = r.Stage, len(r.CompletedStages), len(r.Workloads)
 		for _, w := range r.Workloads {
 			if w.Ready {
@@ -246,6 +248,9 @@ func statusTable(w io.Writer, items []Status, all bool) error {
 		}
 		stages, workloads := "-", "-"
 		if s.Stages > 0 {
+			stages = fmt.Sprint(s.Stages) // no rotation in progress: how many there are
+		}
+		if s.Stages > 0 && s.Step != "" {
 			stages = fmt.Sprintf("%d/%d", s.StagesDone, s.Stages)
 			if s.Stage != "" {
 				stages += " " + s.Stage
