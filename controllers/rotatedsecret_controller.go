@@ -4,6 +4,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -64,6 +65,8 @@ type RotatedSecretReconciler struct {
 	MaxConcurrentRollouts int
 	// slots are the rollouts this process let start (see admit).
 	slots rolloutSlots
+	// reconciles counts the reconciles this process started (Reconciles).
+	reconciles atomic.Int64
 	// Policy decides whether to rotate; policy.DefaultChain() when nil.
 	Policy policy.Chain
 	// StepHook, when set, is called after every write of a rotation (see the StepHook constants). Returning true
@@ -91,10 +94,14 @@ const conflictRetry = 200 * time.Millisecond
 // error (outcome.go); the first that is not "go on" ends the pass.
 type phase func(ctx context.Context, s *scope) outcome
 
+// Reconciles is how many reconciles this process has started: it stands still while the operator is idle.
+func (r *RotatedSecretReconciler) Reconciles() int64 { return r.reconciles.Load() }
+
 // Reconcile runs the rotation phases of one RotatedSecret in order. Each phase is idempotent for a revision and
 // persists what a restart needs before the next outside effect, so a crash at any point resumes the same
 // rotation (docs/design.md has the table).
 func (r *RotatedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	r.reconciles.Add(1)
 	if r.stopAt("Start") {
 		return ctrl.Result{}, nil
 	}

@@ -181,6 +181,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err := r.SetupWithManager(ctx, mgr, opts.Workers); err != nil {
 		return nil, fmt.Errorf("setting up controller: %w", err)
 	}
+	if err := mgr.Add(IdleRelease{Reconciles: r.Reconciles, Interval: IdleCheckInterval}); err != nil {
+		return nil, fmt.Errorf("adding the idle memory release: %w", err)
+	}
 	return mgr, nil
 }
 
