@@ -70,3 +70,9 @@ func (b *bounded) Inputs(spec rotationv1alpha1.ProviderSpec) []string { return b
 func (b *bounded) Revocable(spec rotationv1alpha1.ProviderSpec, rev int64) bool {
 	return b.Provider.Revocable(spec, rev)
 }
+
+// RevokesBeforeIssue passes the wrapped provider's answer on (provider.EarlyRevoker): without it every bounded
+// provider would look as if it could not revoke before it issues, and an emergency would revoke late.
+func (b *bounded) RevokesBeforeIssue(spec rotationv1alpha1.ProviderSpec) bool {
+	return RevokesBeforeIssue(b.Provider, spec)
+}

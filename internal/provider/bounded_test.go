@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/provider"
 	"github.com/tribi/secret-rotator/internal/provider/fake"
 )
@@ -51,4 +52,14 @@ func TestBoundGivesEveryCallADeadline(t *testing.T) {
 	_, err := p.Generate(context.Background(), provider.Request{})
 	g.Expect(errors.Is(err, context.DeadlineExceeded)).To(BeTrue())
 	g.Expect(provider.Ambiguous(err)).To(BeTrue(), "a generate that timed out may have minted: never repeated blindly")
+}
+
+// An emergency revokes first only with a provider that says it can (EarlyRevoker); the production registry wraps
+// every vendor provider in Bound, so Bound must pass the answer on.
+func TestBoundKeepsTheRevokeFirstOrder(t *testing.T) {
+	g := NewWithT(t)
+	slots := provider.NewSlots(1)
+	spec := rotationv1alpha1.ProviderSpec{}
+	g.Expect(provider.RevokesBeforeIssue(provider.Bound(&fake.Provider{EarlyRevoke: true}, slots, time.Second), spec)).To(BeTrue())
+	g.Expect(provider.RevokesBeforeIssue(provider.Bound(&fake.Provider{}, slots, time.Second), spec)).To(BeFalse())
 }
