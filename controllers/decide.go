@@ -15,7 +15,11 @@ import (
 // loadStaging reads the staging Secret from the cache. One this RotatedSecret does not control (left by a deleted
 // RotatedSecret of the same name and not yet garbage-collected) is never read from: staging it reports it.
 func (r *RotatedSecretReconciler) loadStaging(ctx context.Context, s *scope) outcome {
-	return next(r.readStaging(ctx, r.Client, s))
+	if err := r.readStaging(ctx, r.Client, s); err != nil {
+		return retry(err)
+	}
+	s.discardUnrecordedFirstValue(ctx, r.Fingerprints.Of)
+	return goOnOutcome()
 }
 
 // backoff is the one backoff gate: after a failed attempt (status.failedAttempts, lastFailureTime) nothing is
