@@ -116,8 +116,14 @@ var identities = map[string]string{"own-identity": "", "impersonated": "secret-r
 // defaultServiceAccount ("" = itself); the returned function stops it.
 func startOperator(b *testing.B, defaultServiceAccount string) func() {
 	b.Helper()
+	return startCountedOperator(b, defaultServiceAccount, &requests{})
+}
+
+// startCountedOperator is startOperator with the operator's API requests counted in reqs.
+func startCountedOperator(b *testing.B, defaultServiceAccount string, reqs *requests) func() {
+	b.Helper()
 	op, err := fixture.StartOperator(func(ctx context.Context) (ctrl.Manager, error) {
-		return app.New(ctx, cfg, app.Options{Namespace: fixture.OperatorNamespace, QPS: app.DefaultQPS,
+		return app.New(ctx, reqs.config(cfg), app.Options{Namespace: fixture.OperatorNamespace, QPS: app.DefaultQPS,
 			Burst: app.DefaultBurst, Workers: app.DefaultWorkers, Manager: fixture.ManagerOptions(),
 			DefaultServiceAccount: defaultServiceAccount})
 	})
@@ -265,12 +271,14 @@ func BenchmarkOperatorAtOnceVsBareLoop(b *testing.B) {
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	for _, name := range []string{"own-identity", "impersonated"} {
 		b.Run(name, func(b *testing.B) {
-			stop := startOperator(b, identities[name])
+			reqs := &requests{}
+			stop := startCountedOperator(b, identities[name], reqs)
 			defer stop()
 			for b.Loop() {
 				// The operator caches only Secrets it manages: the bare loop's Secrets do not reach it.
 				bare := bareLoop(b, cs, namespace(b), count)
 				ns := namespace(b)
+				reqs.take()
 				start := time.Now()
 				apply(b, ns, count)
 				b.ReportMetric(time.Since(start).Seconds(), fmt.Sprintf("s/%d-applied", count))
@@ -279,6 +287,8 @@ func BenchmarkOperatorAtOnceVsBareLoop(b *testing.B) {
 				b.ReportMetric(bare.Seconds(), fmt.Sprintf("s/%d-bare-secrets", count))
 				b.ReportMetric(took.Seconds(), fmt.Sprintf("s/%d-targets", count))
 				b.ReportMetric(took.Seconds()/bare.Seconds(), "x-bare-loop")
+				waitForCommits(b, ns, count)
+				reportRequests(b, reqs.take(), count)
 			}
 		})
 	}
