@@ -70,3 +70,8 @@ func (b *bounded) Inputs(spec rotationv1alpha1.ProviderSpec) []string { return b
 func (b *bounded) Revocable(spec rotationv1alpha1.ProviderSpec, rev int64) bool {
 	return b.Provider.Revocable(spec, rev)
 }
+
+// KeyWindow passes on the wrapped provider's KeyedCaller window (0 when it sends no idempotency key).
+func (b *bounded) KeyWindow(spec rotationv1alpha1.ProviderSpec) time.Duration {
+	return KeyWindow(b.Provider, spec)
+}
