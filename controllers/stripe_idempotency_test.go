@@ -6,8 +6,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 	"github.com/tribi/secret-rotator/internal/fixture"
@@ -25,15 +23,8 @@ var _ = Describe("A Stripe 5xx answering a webhook endpoint create", func() {
 
 	BeforeEach(func() {
 		ns = cluster.NewNamespace("t-")
-		fake = stripetest.NewServer()
-		DeferCleanup(fake.Close)
-		fake.AddKey(webhookOperatorKey, false)
-		fake.AddEndpoint(stripetest.Endpoint{ID: "we_orig", URL: webhookURL, APIVersion: webhookAPIVersion,
-			Secret: "whsec_original", Events: webhookEvents})
-		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "stripe-admin"},
-			StringData: map[string]string{"api-key": webhookOperatorKey}})).To(Succeed())
-		hooks, err := stripe.NewWebhook(stripe.Options{BaseURL: fake.URL})
-		Expect(err).NotTo(HaveOccurred())
+		var hooks *stripe.Webhook
+		fake, hooks = stripeWebhookFake(ns)
 		// Bound as in the operator, so the test also shows the wrapper passes the key window on.
 		bounded := provider.Bound(hooks, provider.NewSlots(2), time.Minute)
 		op = startOperator(operatorOptions{providers: provider.Registry{provider.KindStripeWebhook: bounded}}, ns)
@@ -69,13 +60,7 @@ var _ = Describe("A Stripe 5xx answering a webhook endpoint create", func() {
 		Expect(createsIn(fake.Calls())).To(Equal(2), "the create was sent twice")
 
 		By("no secret in conditions, Events or logs")
-		var messages []string
-		for _, e := range events(rs) {
-			messages = append(messages, e.Note)
-		}
-		for _, c := range cluster.RotatedSecret(rs).Status.Conditions {
-			messages = append(messages, c.Message)
-		}
+		messages := visibleMessages(rs)
 		Expect(messages).NotTo(ContainElement(ContainSubstring("whsec_")))
 		Expect(op.logs.String()).NotTo(ContainSubstring(fake.Endpoint("we_twin1").Secret))
 	})

@@ -386,13 +386,7 @@ var _ = Describe("A Stripe outage", func() {
 		Expect(secretValue(ns, "backend-env", webhookKey)).To(Equal(secret2))
 		Eventually(front.called, wait).Should(ContainElement("DELETE /v1/webhook_endpoints/" + id1))
 		Expect(front.called()).NotTo(ContainElement("DELETE /v1/webhook_endpoints/" + id2))
-		var messages []string
-		for _, e := range events(rs) {
-			messages = append(messages, e.Note)
-		}
-		for _, c := range cluster.RotatedSecret(rs).Status.Conditions {
-			messages = append(messages, c.Message)
-		}
+		messages := visibleMessages(rs)
 		Expect(messages).NotTo(ContainElement(ContainSubstring("whsec_")))
 		Expect(op.logs.String()).NotTo(ContainSubstring(secret2[6:]))
 	})
