@@ -48,7 +48,10 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcom
 			return retry(err)
 		}
 		if since, pending := staging.Pending(s.staging, p.Revision); pending {
-			if o := r.generateIncomplete(ctx, s, p.Revision, since); o.done() {
+			if r.repeatable(s, since) {
+				// The call carries a key the vendor still knows: repeated, it can only return the first one's result.
+				log.Info("Repeating the provider call with the same idempotency key", "since", since)
+			} else if o := r.generateIncomplete(ctx, s, p.Revision, since); o.done() {
 				return o
 			}
 		}
@@ -104,7 +107,7 @@ func (r *RotatedSecretReconciler) produce(ctx context.Context, s *scope, rev int
 		s.setRotating(rotationv1alpha1.ReasonGenerating, fmt.Sprintf("Generating revision %d", rev))
 		req := s.providerRequest(rev, r.credentials(s))
 		guard := &stagingGuard{r: r, s: s, rev: rev}
-		req.Guard = guard
+		req.Guard, req.IdempotencyKey = guard, idempotencyKey(s, rev)
 		res, err := s.provider.Generate(ctx, req)
 		if err != nil {
 			return res, r.generateFailed(ctx, s, guard, err)
@@ -143,7 +146,8 @@ func (r *RotatedSecretReconciler) verify(ctx context.Context, s *scope, res prov
 }
 
 // generateFailed classifies a failed Generate: a call the vendor may have carried out keeps its create-pending
-// marker (GenerateIncomplete); a clean failure drops it and counts a failed attempt.
+// marker, and is repeated with the same idempotency key after the backoff while the vendor keeps the key
+// (repeatable), else stalls (GenerateIncomplete); a clean failure drops it and counts a failed attempt.
 func (r *RotatedSecretReconciler) generateFailed(ctx context.Context, s *scope, guard *stagingGuard, err error) outcome {
 	rev := s.rs.Status.Pending.Revision
 	if guard.beginErr != nil {
@@ -159,6 +163,11 @@ func (r *RotatedSecretReconciler) generateFailed(ctx context.Context, s *scope, 
 		return failed(rotationv1alpha1.ReasonStagingFailed, fmt.Errorf("revision %d: %w", rev, guard.beginErr))
 	}
 	if guard.begun && provider.Ambiguous(err) {
+		since, _ := staging.Pending(s.staging, rev)
+		if provider.IsRepeatable(err) && r.repeatable(s, since) {
+			return r.providerFailed(s, "generating", rev, fmt.Errorf("%w; it is repeated with the same idempotency key, "+
+				"which cannot create a second credential, until %s", err, keyDeadline(s, since).Format(time.RFC3339)))
+		}
 		return r.generateIncomplete(ctx, s, rev, s.now.UTC().Format(time.RFC3339))
 	}
 	if guard.begun {

@@ -100,3 +100,16 @@ func expectStalled(rs *rotationv1alpha1.RotatedSecret, reason, text string) {
 		g.Expect(c.Message).To(ContainSubstring(text))
 	}, wait).Should(Succeed())
 }
+
+// visibleMessages lists the notes of the Events about rs and the messages of its conditions: what a person sees,
+// where no secret may appear.
+func visibleMessages(rs *rotationv1alpha1.RotatedSecret) []string {
+	var messages []string
+	for _, e := range events(rs) {
+		messages = append(messages, e.Note)
+	}
+	for _, c := range cluster.RotatedSecret(rs).Status.Conditions {
+		messages = append(messages, c.Message)
+	}
+	return messages
+}

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -147,8 +148,47 @@ func (g *stagingGuard) clear(ctx context.Context) error {
 	return nil
 }
 
-// generateIncomplete stalls a rotation whose non-repeatable call was started but whose result was never staged.
-// A new rotate token is a person's go-ahead: the marker is dropped and the call is made again.
+// idempotencyKey is the key of revision rev's non-repeatable provider call: the RotatedSecret's UID, the provider
+// kind, the revision and the time of the create-pending marker, which the first attempt writes and every repeat of
+// an ambiguous call keeps (staging.MarkPending). Only a call that failed cleanly (the marker is dropped) or a
+// person's go-ahead after GenerateIncomplete starts a new key. No value and nothing secret is part of it.
+func idempotencyKey(s *scope, rev int64) string {
+	since, pending := staging.Pending(s.staging, rev)
+	if !pending {
+		since = s.now.UTC().Format(time.RFC3339) // what Begin is about to write
+	}
+	kind, _ := provider.Kind(s.rs.Spec.Provider)
+	return fmt.Sprintf("secret-rotator/%s/%s/r%d/%s", s.rs.UID, kind, rev, since)
+}
+
+// keyDeadline is when the idempotency key of a call first attempted at since stops being safe to repeat: the
+// provider's KeyWindow after it. Zero when the provider sends no key or since does not parse (a marker edited by
+// hand).
+func keyDeadline(s *scope, since string) time.Time {
+	window := provider.KeyWindow(s.provider, s.rs.Spec.Provider)
+	t, err := time.Parse(time.RFC3339, since)
+	if window <= 0 || err != nil {
+		return time.Time{}
+	}
+	return t.Add(window)
+}
+
+// repeatable reports whether a call whose marker dates from since may be made again with the same key: the
+// provider sends one, the vendor still keeps it, and no person was asked to look at the vendor first (a rotation
+// stalled with GenerateIncomplete waits for their go-ahead, which drops the marker and starts a new key).
+func (r *RotatedSecretReconciler) repeatable(s *scope, since string) bool {
+	if c := meta.FindStatusCondition(s.rs.Status.Conditions, rotationv1alpha1.ConditionStalled); c != nil &&
+		c.Status == metav1.ConditionTrue && c.Reason == rotationv1alpha1.ReasonGenerateIncomplete {
+		return false
+	}
+	deadline := keyDeadline(s, since)
+	return !deadline.IsZero() && s.now.Before(deadline)
+}
+
+// generateIncomplete stalls a rotation whose non-repeatable call was started but whose result was never staged,
+// and which cannot be repeated with its idempotency key (the provider sends none, the vendor may have forgotten it,
+// or it refused the repeat). A new rotate token is a person's go-ahead: the marker is dropped and the call is made
+// again, with a new key.
 func (r *RotatedSecretReconciler) generateIncomplete(ctx context.Context, s *scope, rev int64, since string) outcome {
 	if token, ok := policy.NewRotateToken(s.rs); ok || s.goAhead {
 		if ok {

@@ -362,40 +362,32 @@ var _ = Describe("A Stripe outage", func() {
 		}
 	})
 
-	It("stalls with GenerateIncomplete when Stripe stops after creating the endpoint and before answering, and creates nothing more until a person says so", func() {
+	It("backs off when Stripe stops after creating the endpoint and before answering, and once it is back repeats the create with the same idempotency key: one endpoint", func() {
 		front.arm(stopAfterCreate)
 		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "during-outage")
-		expectStalled(rs, rotationv1alpha1.ReasonGenerateIncomplete, "revision 2")
+		expectStalled(rs, rotationv1alpha1.ReasonProviderFailed, "same idempotency key")
 		Expect(front.createsFor(2)).To(Equal(1), "Stripe created the endpoint; its answer was lost")
-		_, lost := front.secretFor(2)
-		Expect(lost).To(HavePrefix("whsec_"))
+		id2, secret2 := front.secretFor(2)
+		Expect(secret2).To(HavePrefix("whsec_"))
 
-		By("ten minutes on the operator's clock, Stripe back, ten minutes more: the create is not repeated")
+		By("ten minutes on the operator's clock while Stripe is down: attempts fail, nothing is created again")
 		clock.Step(10 * time.Minute)
 		poke(rs)
-		front.up()
-		clock.Step(10 * time.Minute)
-		poke(rs)
-		Consistently(front.createsFor, 2*time.Second, 200*time.Millisecond).WithArguments(2).Should(Equal(1))
-		got := cluster.RotatedSecret(rs)
-		Expect(got.Status.CurrentRevision).To(BeEquivalentTo(1))
-		Expect(fixture.Condition(got, rotationv1alpha1.ConditionStalled).Reason).To(Equal(rotationv1alpha1.ReasonGenerateIncomplete))
+		Eventually(func() int32 { return cluster.RotatedSecret(rs).Status.FailedAttempts }, wait).Should(BeEquivalentTo(2))
+		Expect(front.createsFor(2)).To(Equal(1))
 		Expect(secretValue(ns, "backend-env", webhookKey)).To(Equal(secret1), "the secret in service stays")
 
-		By("a person checked Stripe and sets a new rotate token: the endpoint is created again and the rotation finishes")
-		cluster.Annotate(rs, rotationv1alpha1.RotateAnnotation, "checked-stripe")
+		By("Stripe is back: after the backoff the repeat is answered with the first create's endpoint")
+		front.up()
+		clock.Step(policy.Backoff(2) + time.Second)
+		poke(rs)
 		passValidation(rs, 2)
-		Expect(front.createsFor(2)).To(Equal(2), "once lost, once on the person's go-ahead")
-		_, secret2 := front.secretFor(2)
+		Expect(front.createsFor(2)).To(Equal(1), "no endpoint created twice")
 		Expect(secretValue(ns, "backend-env", webhookKey)).To(Equal(secret2))
-		var messages []string
-		for _, e := range events(rs) {
-			messages = append(messages, e.Note)
-		}
-		for _, c := range cluster.RotatedSecret(rs).Status.Conditions {
-			messages = append(messages, c.Message)
-		}
+		Eventually(front.called, wait).Should(ContainElement("DELETE /v1/webhook_endpoints/" + id1))
+		Expect(front.called()).NotTo(ContainElement("DELETE /v1/webhook_endpoints/" + id2))
+		messages := visibleMessages(rs)
 		Expect(messages).NotTo(ContainElement(ContainSubstring("whsec_")))
-		Expect(op.logs.String()).NotTo(ContainSubstring(lost[6:]))
+		Expect(op.logs.String()).NotTo(ContainSubstring(secret2[6:]))
 	})
 })

@@ -38,6 +38,22 @@ func stripeWebhookSecret(ns string) *rotationv1alpha1.RotatedSecret {
 	return rs
 }
 
+// stripeWebhookFake starts a fake Stripe holding endpoint we_orig and the operator's key, stored in Secret
+// stripe-admin of ns, and returns it with a stripeWebhook provider pointed at it.
+func stripeWebhookFake(ns string) (*stripetest.Server, *stripe.Webhook) {
+	GinkgoHelper()
+	fake := stripetest.NewServer()
+	DeferCleanup(fake.Close)
+	fake.AddKey(webhookOperatorKey, false)
+	fake.AddEndpoint(stripetest.Endpoint{ID: "we_orig", URL: webhookURL, APIVersion: webhookAPIVersion,
+		Description: "backend webhooks", Secret: "whsec_original", Events: webhookEvents})
+	Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "stripe-admin"},
+		StringData: map[string]string{"api-key": webhookOperatorKey}})).To(Succeed())
+	hooks, err := stripe.NewWebhook(stripe.Options{BaseURL: fake.URL})
+	Expect(err).NotTo(HaveOccurred())
+	return fake, hooks
+}
+
 var _ = Describe("A Stripe webhook signing secret", func() {
 	var ns string
 	var fake *stripetest.Server
@@ -45,15 +61,8 @@ var _ = Describe("A Stripe webhook signing secret", func() {
 
 	BeforeEach(func() {
 		ns = cluster.NewNamespace("t-")
-		fake = stripetest.NewServer()
-		DeferCleanup(fake.Close)
-		fake.AddKey(webhookOperatorKey, false)
-		fake.AddEndpoint(stripetest.Endpoint{ID: "we_orig", URL: webhookURL, APIVersion: webhookAPIVersion,
-			Description: "backend webhooks", Secret: "whsec_original", Events: webhookEvents})
-		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "stripe-admin"},
-			StringData: map[string]string{"api-key": webhookOperatorKey}})).To(Succeed())
-		hooks, err := stripe.NewWebhook(stripe.Options{BaseURL: fake.URL})
-		Expect(err).NotTo(HaveOccurred())
+		var hooks *stripe.Webhook
+		fake, hooks = stripeWebhookFake(ns)
 		op := startOperator(operatorOptions{providers: provider.Registry{provider.KindStripeWebhook: hooks}}, ns)
 		DeferCleanup(op.stop)
 		rs = stripeWebhookSecret(ns)

@@ -76,3 +76,8 @@ func (b *bounded) Revocable(spec rotationv1alpha1.ProviderSpec, rev int64) bool 
 func (b *bounded) RevokesBeforeIssue(spec rotationv1alpha1.ProviderSpec) bool {
 	return RevokesBeforeIssue(b.Provider, spec)
 }
+
+// KeyWindow passes on the wrapped provider's KeyedCaller window (0 when it sends no idempotency key).
+func (b *bounded) KeyWindow(spec rotationv1alpha1.ProviderSpec) time.Duration {
+	return KeyWindow(b.Provider, spec)
+}

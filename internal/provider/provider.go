@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"time"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
 )
@@ -52,6 +53,12 @@ type Request struct {
 	// crash between Begin and the result being staged, the reconciler never calls Generate again for that
 	// revision: it stalls with GenerateIncomplete. Nil in Verify and Revoke.
 	Guard Guard
+	// IdempotencyKey is the key a provider sends with its non-repeatable call, for vendors that carry out a request
+	// once per key and answer a repeat with the first answer (Stripe's Idempotency-Key). The reconciler derives it
+	// from the RotatedSecret's UID, the provider kind, the revision and the time the revision's create-pending
+	// marker was written, and keeps that marker across the repeats of an ambiguous call: every attempt the marker
+	// covers sends the same key, never a random one. Set in Generate only.
+	IdempotencyKey string
 	// Current holds the values in service (the current revision), for providers that must tell a new value from
 	// the current one (a staged key that was not replaced yet). Nil before the first rotation. Never logged.
 	Current Values
@@ -182,12 +189,47 @@ func (e *IncompleteError) Unwrap() error { return e.Err }
 func Incomplete(err error) error { return &IncompleteError{Err: err} }
 
 // Ambiguous reports whether a failed non-repeatable call may still have been carried out by the vendor: its
-// result was unreadable (IncompleteError), or the call timed out or was cancelled after it may have been sent.
+// result was unreadable (IncompleteError), it may be repeated with its key (RepeatableError), or the call timed
+// out or was cancelled after it may have been sent.
 func Ambiguous(err error) bool {
 	var inc *IncompleteError
 	var netErr net.Error
-	return errors.As(err, &inc) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+	return errors.As(err, &inc) || IsRepeatable(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 		(errors.As(err, &netErr) && netErr.Timeout())
+}
+
+// RepeatableError means a non-repeatable call that carried Request.IdempotencyKey failed in a way that leaves
+// unknown whether the vendor carried it out (a 5xx, a timeout, a lost connection, an unreadable answer). Made
+// again with the same key within the provider's KeyedCaller window, it can only return the first call's result,
+// so the reconciler keeps the create-pending marker and calls Generate again after the backoff; past the window it
+// stalls with GenerateIncomplete, as for an IncompleteError.
+type RepeatableError struct{ Err error }
+
+func (e *RepeatableError) Error() string { return e.Err.Error() }
+func (e *RepeatableError) Unwrap() error { return e.Err }
+
+// Repeatable wraps err as a RepeatableError.
+func Repeatable(err error) error { return &RepeatableError{Err: err} }
+
+// IsRepeatable reports whether err is or wraps a RepeatableError.
+func IsRepeatable(err error) bool {
+	var r *RepeatableError
+	return errors.As(err, &r)
+}
+
+// KeyedCaller is implemented by a provider whose non-repeatable call carries Request.IdempotencyKey.
+// KeyWindow is how long after the first attempt a repeat with the same key is sure to get the first call's result
+// (the vendor's promise, less a margin for clocks and slow calls); later the vendor may have forgotten the key.
+type KeyedCaller interface {
+	KeyWindow(spec rotationv1alpha1.ProviderSpec) time.Duration
+}
+
+// KeyWindow returns p's KeyWindow for spec, 0 when p sends no idempotency key (no call may be repeated).
+func KeyWindow(p Provider, spec rotationv1alpha1.ProviderSpec) time.Duration {
+	if k, ok := p.(KeyedCaller); ok {
+		return k.KeyWindow(spec)
+	}
+	return 0
 }
 
 // TransientError marks a failure of a repeatable call (Verify, Revoke) that the same call may not meet later (a

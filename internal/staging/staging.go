@@ -122,10 +122,14 @@ func Put(existing *corev1.Secret, rs *rotationv1alpha1.RotatedSecret, rev int64,
 func pendingKey(rev int64) string { return fmt.Sprintf("r%d-pending", rev) }
 
 // MarkPending returns the staging Secret with a create-pending marker for rev: a non-repeatable provider call for
-// rev is about to be made. Put for rev removes the marker together with storing the result. existing may be nil.
+// rev is about to be made. A marker rev already has keeps its time: the call is being repeated with the idempotency
+// key derived from that time, and the vendor's window for the key runs from the first attempt. Put for rev
+// removes the marker together with storing the result. existing may be nil.
 func MarkPending(existing *corev1.Secret, rs *rotationv1alpha1.RotatedSecret, rev int64, at string) *corev1.Secret {
 	s := Put(existing, rs, 0, provider.Result{}, Revisions(existing)...)
-	s.Data[pendingKey(rev)] = []byte(at)
+	if _, ok := s.Data[pendingKey(rev)]; !ok {
+		s.Data[pendingKey(rev)] = []byte(at)
+	}
 	return s
 }
 

@@ -64,3 +64,17 @@ func TestKeysSpelledOtherwiseBelongToNoRevision(t *testing.T) {
 	g.Expect(s.Data).To(HaveKey("r3.value"))
 	g.Expect(s.Data).To(HaveKey("r5.value"))
 }
+
+func TestMarkPendingKeepsTheFirstAttemptsTime(t *testing.T) {
+	g := NewWithT(t)
+	rs := &rotationv1alpha1.RotatedSecret{ObjectMeta: metav1.ObjectMeta{Name: "hook", Namespace: "shop"}}
+	s := MarkPending(nil, rs, 2, "2025-01-01T00:00:00Z")
+	s = MarkPending(s, rs, 2, "2025-01-01T00:10:00Z")
+	since, pending := Pending(s, 2)
+	g.Expect(pending).To(BeTrue())
+	g.Expect(since).To(Equal("2025-01-01T00:00:00Z"), "a repeat keeps the time its idempotency key was derived from")
+
+	s = MarkPending(ClearPending(s, 2), rs, 2, "2025-01-01T00:20:00Z")
+	since, _ = Pending(s, 2)
+	g.Expect(since).To(Equal("2025-01-01T00:20:00Z"), "a cleared marker starts afresh")
+}

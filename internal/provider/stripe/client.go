@@ -3,7 +3,9 @@
 // the operator checks, promotes and tracks until the old one is revoked).
 //
 // Both talk to Stripe through github.com/stripe/stripe-go/v76 with a backend of their own (never the package-level
-// stripe.Key or backend), no automatic retries (the reconciler backs off) and a logger that discards everything:
+// stripe.Key or backend), no automatic retries (the reconciler backs off), an idempotency key on every endpoint
+// create that is fixed per RotatedSecret and revision (stripe-go would draw a random one per call, which makes a
+// repeat after a lost answer a second create) and a logger that discards everything:
 // stripe-go logs response bodies at debug level, and a webhook endpoint's body carries its signing secret.
 package stripe
 

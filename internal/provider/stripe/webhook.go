@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	stripego "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhookendpoint"
@@ -44,7 +45,10 @@ const (
 // only when it is created) and Revoke deletes an endpoint. Both endpoints deliver while apps accept either secret.
 type Webhook struct{ api *api }
 
-var _ provider.Provider = (*Webhook)(nil)
+var (
+	_ provider.Provider    = (*Webhook)(nil)
+	_ provider.KeyedCaller = (*Webhook)(nil)
+)
 
 // NewWebhook returns the stripeWebhook provider.
 func NewWebhook(opts Options) (*Webhook, error) {
@@ -114,7 +118,9 @@ func notFound(err error) bool {
 
 // Generate creates a twin of the endpoint in service and returns {"value": its whsec_ secret, "endpoint_id": its
 // id}; State records the id for Revoke. It calls req.Guard.Begin right before the create, the one call that must
-// not be repeated.
+// not be repeated, and sends req.IdempotencyKey with it, so that a repeat after an answer that leaves open whether
+// Stripe created the twin (a 5xx, a timeout, a reset connection) gets that twin back instead of making another;
+// such a failure is a provider.RepeatableError.
 func (w *Webhook) Generate(ctx context.Context, req provider.Request) (provider.Result, error) {
 	s, err := w.session(ctx, req)
 	if err != nil {
@@ -131,18 +137,18 @@ func (w *Webhook) Generate(ctx context.Context, req provider.Request) (provider.
 	if req.Guard == nil {
 		return provider.Result{}, errors.New("no create-pending guard in the request: refusing to create an endpoint")
 	}
+	if req.IdempotencyKey == "" {
+		return provider.Result{}, errors.New("no idempotency key in the request: refusing to create an endpoint")
+	}
 	if err := req.Guard.Begin(ctx); err != nil {
 		return provider.Result{}, fmt.Errorf("recording that an endpoint is about to be created: %w", err)
 	}
 	callCtx, x := withExchange(ctx)
-	created, err := s.c.New(twinParams(callCtx, old, req))
-	if err != nil && x.mayHaveActed() {
-		// The create went out and its answer was lost or unreadable: the twin may exist, with a secret only that
-		// answer held. The reconciler keeps its marker and stalls rather than create another.
-		return provider.Result{}, provider.Incomplete(lostCreate(old.ID, req, x, apiError("", err, s.key)))
-	}
+	p := twinParams(callCtx, old, req)
+	p.SetIdempotencyKey(req.IdempotencyKey)
+	created, err := s.c.New(p)
 	if err != nil {
-		return provider.Result{}, s.fail("creating a twin of webhook endpoint "+old.ID, err)
+		return provider.Result{}, s.createFailed(old.ID, req, x, err)
 	}
 	if !strings.HasPrefix(created.Secret, secretPrefix) {
 		// The secret is only ever returned here: a twin without one is useless, so it is removed again.
@@ -164,12 +170,38 @@ func (w *Webhook) Generate(ctx context.Context, req provider.Request) (provider.
 	}, nil
 }
 
+// createFailed sorts a failed create. One Stripe may have carried out (the request went out and no answer came,
+// the answer was a 2xx that could not be read, or a 5xx, whose outcome Stripe calls indeterminate) is repeatable:
+// sent again with the same idempotency key, Stripe answers with the first one's saved result, or carries it out
+// if it never did. A repeat whose parameters differ from the first use of the key (the endpoint in service
+// changed in between) is refused by Stripe and left to a person: the first one may have created an endpoint.
+func (s *session) createFailed(oldID string, req provider.Request, x *exchange, err error) error {
+	var se *stripego.Error
+	if errors.As(err, &se) && se.Type == stripego.ErrorTypeIdempotency && se.HTTPStatusCode != http.StatusConflict {
+		return provider.Incomplete(fmt.Errorf("creating a twin of webhook endpoint %s: Stripe refused to repeat the "+
+			"create with its idempotency key (%s), so an earlier attempt may have created the twin: it carries metadata %s=%s/%s and %s=%d",
+			oldID, redact(se.Msg, s.key), MetaRotatedSecret, req.Namespace, req.Name, MetaRevision, req.Revision))
+	}
+	st := int(x.status.Load())
+	if x.mayHaveActed() || x.sent.Load() && (st >= 500 || st == http.StatusConflict) {
+		// 409 is Stripe still carrying out an earlier attempt with the same key: asked again later, it answers.
+		return provider.Repeatable(lostCreate(oldID, req, x, apiError("", err, s.key)))
+	}
+	return s.fail("creating a twin of webhook endpoint "+oldID, err)
+}
+
 // lostCreate describes a create whose answer was lost (e carries the transport error) or unreadable (never
 // quoted: it holds the signing secret), and how to find the endpoint it may have made.
 func lostCreate(oldID string, req provider.Request, x *exchange, e *Error) error {
 	what := fmt.Sprintf("the connection failed before Stripe's answer arrived (%v)", e.Err)
-	if st := x.status.Load(); st != 0 {
+	switch st := x.status.Load(); {
+	case st >= 200 && st <= 299:
 		what = fmt.Sprintf("Stripe answered %d but the answer could not be read", st)
+	case st != 0:
+		what = fmt.Sprintf("Stripe answered %d, which leaves open whether it was carried out", st)
+		if e.Code != "" {
+			what += " (" + e.Code + ")"
+		}
 	}
 	return fmt.Errorf("creating a twin of webhook endpoint %s: %s; the twin may exist: it carries metadata %s=%s/%s and %s=%d",
 		oldID, what, MetaRotatedSecret, req.Namespace, req.Name, MetaRevision, req.Revision)
@@ -350,6 +382,14 @@ func (w *Webhook) Check(rotationv1alpha1.ProviderSpec) error { return nil }
 
 // Inputs implements provider.Provider: nothing is staged by a person.
 func (w *Webhook) Inputs(rotationv1alpha1.ProviderSpec) []string { return nil }
+
+// KeyWindow is how long after a create's first attempt the stripeWebhook provider repeats it with the same
+// idempotency key. Stripe keeps a key for at least 24 hours and answers a repeat with the first request's saved
+// result; an hour is kept back for a clock that runs behind Stripe's and for slow calls.
+const KeyWindow = 23 * time.Hour
+
+// KeyWindow implements provider.KeyedCaller: every create carries req.IdempotencyKey.
+func (w *Webhook) KeyWindow(rotationv1alpha1.ProviderSpec) time.Duration { return KeyWindow }
 
 // Revocable implements provider.Provider: every endpoint that leaves service is deleted, including the one in
 // service before the operator took over (revision 0, found by spec.endpointID or spec.url).

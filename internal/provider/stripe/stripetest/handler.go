@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strconv"
@@ -28,11 +29,15 @@ func permission(method, path string) string {
 	return "rak_unknown"
 }
 
-func stripeErr(w http.ResponseWriter, status int, code, msg string) {
+// stripeErr answers with a Stripe error of type typ (invalid_request_error when none is given).
+func stripeErr(w http.ResponseWriter, status int, code, msg string, typ ...string) {
+	t := "invalid_request_error"
+	if len(typ) > 0 {
+		t = typ[0]
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
-		"type": "invalid_request_error", "code": code, "message": msg}})
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"type": t, "code": code, "message": msg}})
 }
 
 // mask hides a key as Stripe does: prefix and last 4 characters.
@@ -59,10 +64,48 @@ func (ep *Endpoint) json(withSecret bool) map[string]any {
 
 var indexed = regexp.MustCompile(`^enabled_events\[(\d*)\]$`)
 
+// serve answers a request; a POST with an Idempotency-Key seen before gets the saved answer, as from Stripe: the
+// same answer for the same parameters, a 400 idempotency_error for others. Like Stripe, it saves the answers of
+// requests it carried out (2xx and 5xx), not those refused before (401, 403, 400 for a missing parameter).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.log = append(s.log, r.Method+" "+r.URL.Path)
+	idem := r.Header.Get("Idempotency-Key")
+	if r.Method != http.MethodPost || idem == "" || s.failWith != 0 {
+		s.answer(w, r)
+		return
+	}
+	_ = r.ParseForm()
+	form := r.PostForm.Encode()
+	if saved, ok := s.saved[idem]; ok {
+		if saved.form != form {
+			stripeErr(w, http.StatusBadRequest, "", "Keys for idempotent requests can only be used with the same parameters they were first used with.", "idempotency_error")
+			return
+		}
+		maps.Copy(w.Header(), saved.header)
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.WriteHeader(saved.status)
+		_, _ = w.Write(saved.body)
+		return
+	}
+	rec := httptest.NewRecorder()
+	s.answer(rec, r)
+	if rec.Code < 400 || rec.Code >= 500 {
+		s.saved[idem] = savedAnswer{form: form, status: rec.Code, header: rec.Header().Clone(), body: rec.Body.Bytes()}
+	}
+	if fail := s.failCreate; fail != 0 && rec.Code < 400 && r.URL.Path == "/v1/webhook_endpoints" {
+		s.failCreate = 0
+		stripeErr(w, fail, "", "An unknown error occurred", "api_error")
+		return
+	}
+	maps.Copy(w.Header(), rec.Header())
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// answer carries out a request; the caller holds s.mu.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	if s.failWith != 0 {
 		stripeErr(w, s.failWith, "", "An unknown error occurred")
 		return

@@ -54,11 +54,23 @@ type Server struct {
 	failWith  int  // answer every request with this status when set
 	noSecret  bool // create endpoints without returning their secret
 	created   int
+	// saved holds the answer to each POST by Idempotency-Key, replayed for a repeat of the key.
+	saved map[string]savedAnswer
+	// failCreate answers the next create with this status after carrying it out and saving its real answer.
+	failCreate int
+}
+
+// savedAnswer is what Stripe keeps of a request with an Idempotency-Key: its parameters and its answer.
+type savedAnswer struct {
+	form   string
+	status int
+	header http.Header
+	body   []byte
 }
 
 // NewServer starts a fake Stripe without keys or endpoints. Close it when done.
 func NewServer() *Server {
-	s := &Server{endpoints: map[string]*Endpoint{}, keys: map[string]*key{}}
+	s := &Server{endpoints: map[string]*Endpoint{}, keys: map[string]*key{}, saved: map[string]savedAnswer{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -159,4 +171,20 @@ func (s *Server) OmitSecret(omit bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.noSecret = omit
+}
+
+// FailNextCreate makes the next endpoint create fail with status (500, 502, ...) after Stripe carried it out: the
+// endpoint exists and Stripe saved its real answer under the request's Idempotency-Key, as when a failure
+// between Stripe's API and the caller replaces the answer. A repeat with the same key gets the saved answer.
+func (s *Server) FailNextCreate(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failCreate = status
+}
+
+// Created returns how many endpoints were created (repeats answered from a saved answer not counted).
+func (s *Server) Created() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.created
 }
