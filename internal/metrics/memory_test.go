@@ -7,6 +7,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
@@ -93,5 +94,35 @@ func BenchmarkGatherIdle(b *testing.B) {
 		if _, err := ctrlmetrics.Registry.Gather(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Reconciles of different objects write while scrapes read: every count arrives, and every scrape is consistent.
+func TestConcurrentReconcilesAndScrapes(t *testing.T) {
+	g := NewWithT(t)
+	names := idleNames(16)
+	defer forgetAll(names)
+	done := make(chan struct{})
+	for _, n := range names {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			rs := object(n[0], n[1])
+			for i := range 200 {
+				rs.Status.FailedAttempts = int32(i % 3)
+				Rotations.WithLabelValues(n[0], n[1], "Manual").Inc()
+				ObserveStatus(rs)
+			}
+		}()
+	}
+	for range 20 {
+		_, err := ctrlmetrics.Registry.Gather()
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	for range names {
+		<-done
+	}
+	for _, n := range names {
+		g.Expect(testutil.ToFloat64(Rotations.WithLabelValues(n[0], n[1], "Manual"))).To(Equal(200.0))
+		g.Expect(testutil.ToFloat64(FailedAttempts.WithLabelValues(n[0], n[1]))).To(Equal(float64(199 % 3)))
 	}
 }
