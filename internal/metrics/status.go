@@ -1,7 +1,8 @@
 package metrics
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
+	"slices"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -10,71 +11,90 @@ import (
 
 // endOutcomes are the outcomes that end a rotation. Repaired records a drift repair (target_repairs_total counts
 // those) and InProgress no end.
-var endOutcomes = []rotationv1alpha1.Outcome{
+var endOutcomes = [...]rotationv1alpha1.Outcome{
 	rotationv1alpha1.OutcomeSucceeded, rotationv1alpha1.OutcomeFailed, rotationv1alpha1.OutcomeRolledBack,
 	rotationv1alpha1.OutcomeHalted, rotationv1alpha1.OutcomeDiscarded,
 }
 
-func isEnd(o rotationv1alpha1.Outcome) bool {
-	for _, e := range endOutcomes {
-		if o == e {
-			return true
-		}
+func isEnd(o rotationv1alpha1.Outcome) bool { return slices.Contains(endOutcomes[:], o) }
+
+// known are the label values the API defines for triggers, outcomes and steps, each its constant's string.
+var known = map[string]string{}
+
+func init() {
+	for _, t := range []rotationv1alpha1.Trigger{rotationv1alpha1.TriggerCreated, rotationv1alpha1.TriggerTTLExpired,
+		rotationv1alpha1.TriggerManual, rotationv1alpha1.TriggerEmergency, rotationv1alpha1.TriggerTargetDrift} {
+		known[string(t)] = string(t)
 	}
-	return false
+	for _, o := range endOutcomes {
+		known[string(o)] = string(o)
+	}
+	for _, s := range []rotationv1alpha1.RotationStep{rotationv1alpha1.StepDecided, rotationv1alpha1.StepStaged,
+		rotationv1alpha1.StepTargetsWritten, rotationv1alpha1.StepRollingOut, rotationv1alpha1.StepValidating,
+		rotationv1alpha1.StepConfirmed, rotationv1alpha1.StepRollingBack, rotationv1alpha1.StepHalted} {
+		known[string(s)] = string(s)
+	}
 }
 
 // ObserveStatus sets the gauges of rs from its status and spec: the ones a reconcile just stored (or found
-// unchanged). It reads only the object in hand: no API request.
+// unchanged). It reads only the object in hand: no API request. A gauge whose value is none (no time, zero, not
+// suspended, no stall) has no series: most RotatedSecrets are not suspended, not failing and owe no revocation,
+// and a series each would cost memory and scrapes for nothing.
 func ObserveStatus(rs *rotationv1alpha1.RotatedSecret) {
-	ns, name, st := rs.Namespace, rs.Name, &rs.Status
-	setOrDelete(NextRotation, ns, name, st.NextRotationTime)
-	var scheduled *metav1.Time
+	st := &rs.Status
+	// The order below is the order the store keeps them in; see store.setGauges.
+	var gauges []entry
+	set := func(f *Family, label string, value float64) {
+		if value != 0 {
+			gauges = append(gauges, entry{family: f, label: clean(label), value: value})
+		}
+	}
+	// A timestamp has a series whenever the status has the time, whatever its value.
+	stamp := func(f *Family, label string, t *metav1.Time) {
+		if t != nil {
+			gauges = append(gauges, entry{family: f, label: clean(label), value: float64(t.Unix())})
+		}
+	}
+	stamp(NextRotation, "", st.NextRotationTime)
 	if st.Scheduled != nil {
-		scheduled = &st.Scheduled.StartTime
+		stamp(ScheduledRotation, "", &st.Scheduled.StartTime)
 	}
-	setOrDelete(ScheduledRotation, ns, name, scheduled)
-	setNonZero(Suspended, ns, name, boolValue(rs.Spec.Suspend))
-	setNonZero(FailedAttempts, ns, name, float64(st.FailedAttempts))
+	set(Suspended, "", boolValue(rs.Spec.Suspend))
+	set(FailedAttempts, "", float64(st.FailedAttempts))
 
-	reason := ""
-	if c := meta.FindStatusCondition(st.Conditions, rotationv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
-		reason = c.Reason
+	if c := meta.FindStatusCondition(st.Conditions, rotationv1alpha1.ConditionStalled); c != nil &&
+		c.Status == metav1.ConditionTrue && c.Reason != "" {
+		set(Stalled, c.Reason, 1)
 	}
-	Stalled.Set(ns, name, reason)
-	step := ""
-	if st.Pending != nil {
-		step = string(st.Pending.Step)
+	if st.Pending != nil && st.Pending.Step != "" {
+		set(Rotating, string(st.Pending.Step), 1)
 	}
-	Rotating.Set(ns, name, step)
 
-	setNonZero(RevocationsPending, ns, name, float64(len(st.Revocations)))
+	set(RevocationsPending, "", float64(len(st.Revocations)))
 	var oldest *metav1.Time
 	for i := range st.Revocations {
 		if since := &st.Revocations[i].Since; oldest == nil || since.Before(oldest) {
 			oldest = since
 		}
 	}
-	setOrDelete(OldestRevocation, ns, name, oldest)
+	stamp(OldestRevocation, "", oldest)
 
 	// The newest end of each outcome; history is newest first, but a record's end is what counts.
-	last := map[rotationv1alpha1.Outcome]*metav1.Time{}
+	var last [len(endOutcomes)]*metav1.Time
 	for i := range st.History {
 		h := &st.History[i]
-		if h.CompletionTime == nil || !isEnd(h.Outcome) {
+		o := slices.Index(endOutcomes[:], h.Outcome)
+		if h.CompletionTime == nil || o < 0 {
 			continue
 		}
-		if t := last[h.Outcome]; t == nil || t.Before(h.CompletionTime) {
-			last[h.Outcome] = h.CompletionTime
+		if last[o] == nil || last[o].Before(h.CompletionTime) {
+			last[o] = h.CompletionTime
 		}
 	}
-	for _, o := range endOutcomes {
-		if t := last[o]; t != nil {
-			LastOutcome.WithLabelValues(ns, name, string(o)).Set(float64(t.Unix()))
-		} else {
-			LastOutcome.DeleteLabelValues(ns, name, string(o))
-		}
+	for o, t := range last {
+		stamp(LastOutcome, string(endOutcomes[o]), t)
 	}
+	objects.setGauges(key{rs.Namespace, rs.Name}, gauges)
 }
 
 // CountOutcomes counts the rotations that status.history shows ended between two stored versions of it: a record
@@ -96,32 +116,6 @@ func CountOutcomes(namespace, name string, before, after []rotationv1alpha1.Rota
 			Outcomes.WithLabelValues(namespace, name, string(h.Outcome)).Inc()
 		}
 	}
-}
-
-// gaugeVec is a per-object gauge vector.
-type gaugeVec interface {
-	WithLabelValues(...string) prometheus.Gauge
-	DeleteLabelValues(...string) bool
-}
-
-// setOrDelete sets the object's series to t, or removes it when t is nil.
-func setOrDelete(v gaugeVec, namespace, name string, t *metav1.Time) {
-	if t == nil {
-		v.DeleteLabelValues(namespace, name)
-		return
-	}
-	v.WithLabelValues(namespace, name).Set(float64(t.Unix()))
-}
-
-// setNonZero sets the object's series to v, or removes it when v is 0: most RotatedSecrets are not suspended, not
-// failing and owe no revocation, and a series each would cost memory and scrapes for nothing (about 4 MiB per
-// metric at 10,000 RotatedSecrets).
-func setNonZero(v gaugeVec, namespace, name string, value float64) {
-	if value == 0 {
-		v.DeleteLabelValues(namespace, name)
-		return
-	}
-	v.WithLabelValues(namespace, name).Set(value)
 }
 
 func boolValue(b bool) float64 {
