@@ -33,6 +33,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -337,25 +338,63 @@ func apply(b *testing.B, ns string, count int) {
 	}
 }
 
-// waitForTargets polls until want Secrets in ns satisfy ok.
+// waitForTargets waits until want target Secrets in ns satisfy ok. It lists once and then watches: a poll would
+// load the API server the operator is measured on (a list of up to 2,000 Secrets every 20 ms took about 4% of its
+// CPU with 1,000 RotatedSecrets at once), and would see a change only at its next tick.
 func waitForTargets(b *testing.B, ns string, want int, ok func(*corev1.Secret) bool) {
-	deadline := time.Now().Add(5 * time.Minute)
-	for time.Now().Before(deadline) {
-		var list corev1.SecretList
-		if err := cl.List(context.Background(), &list, client.InNamespace(ns),
-			client.MatchingLabels{rotationv1alpha1.ManagedLabel: "true"}); err != nil {
-			b.Fatal(err)
-		}
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	secrets := kubernetes.NewForConfigOrDie(cfg).CoreV1().Secrets(ns)
+	opts := metav1.ListOptions{LabelSelector: rotationv1alpha1.ManagedLabel + "=true"}
+	good := map[string]bool{}
+	see := func(s *corev1.Secret) {
+		_, staging := s.Labels[rotationv1alpha1.RotatedSecretLabel]
+		good[s.Name] = !staging && ok(s)
+	}
+	done := func() bool {
 		got := 0
-		for i := range list.Items {
-			if _, staging := list.Items[i].Labels[rotationv1alpha1.RotatedSecretLabel]; !staging && ok(&list.Items[i]) {
+		for _, g := range good {
+			if g {
 				got++
 			}
 		}
-		if got >= want {
+		return got >= want
+	}
+	for ctx.Err() == nil {
+		list, err := secrets.List(ctx, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		clear(good)
+		for i := range list.Items {
+			see(&list.Items[i])
+		}
+		if done() {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		opts.ResourceVersion = list.ResourceVersion
+		w, err := secrets.Watch(ctx, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for ev := range w.ResultChan() {
+			s, isSecret := ev.Object.(*corev1.Secret)
+			switch {
+			case !isSecret:
+				// An error (e.g. the resourceVersion expired): list and watch again.
+			case ev.Type == watch.Deleted:
+				delete(good, s.Name)
+			default:
+				see(s)
+			}
+			if done() {
+				w.Stop()
+				return
+			}
+		}
+		w.Stop()
+		opts.ResourceVersion = ""
 	}
 	b.Fatalf("timed out waiting for %d targets in %s", want, ns)
 }
