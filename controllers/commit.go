@@ -71,11 +71,13 @@ func (r *RotatedSecretReconciler) commit(ctx context.Context, s *scope) outcome 
 	// With notice, wake when it must be given.
 	s.wakeAt(st.NextRotationTime.Add(-s.notice), policy.Jitter(string(s.rs.UID), s.ttl))
 	// A token set while this rotation ran waited for it to end: look at it now. The commit's status write wakes
-	// no watch (only spec, labels and annotations do), so without this it would wait for some unrelated event.
+	// no watch (only spec, labels and annotations do), so without this it would wait for some unrelated event; and
+	// not after wakeAt's one-second floor, which a forced rotation set during the previous one's commit (its
+	// token made that commit's first status write conflict) would wait on top of its own work.
 	_, rotate := policy.NewRotateToken(s.rs)
 	_, emergency := policy.NewEmergencyToken(s.rs)
 	if rotate || emergency {
-		s.wakeAt(s.now, 0)
+		s.wakeSoon(tokenRecheck)
 	}
 	if st.PreviousExpiryTime != nil {
 		s.wakeAt(st.PreviousExpiryTime.Time, 0)

@@ -77,6 +77,10 @@ type RotatedSecretReconciler struct {
 // conflictRetry is how soon a reconcile that met a stale cache runs again.
 const conflictRetry = 200 * time.Millisecond
 
+// tokenRecheck is how soon a rotate or emergency token that waited for a commit is looked at: time for the
+// commit's status write to reach the cache, so the next pass does not meet it stale.
+const tokenRecheck = 50 * time.Millisecond
+
 // The operator's own ClusterRole: its API, list/watch for its caches, Events, and impersonation. Everything it does
 // for a RotatedSecret (staging and target writes, restarts, Jobs, credential reads) is done impersonating the
 // RotatedSecret's ServiceAccount, whose Role decides (config/tenant). Its own namespace (leader election, the

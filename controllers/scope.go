@@ -94,6 +94,13 @@ func (s *scope) wakeAt(t time.Time, jitter time.Duration) {
 	}
 }
 
+// wakeSoon asks for a reconcile after d, below wakeAt's one-second floor: for work that waits now.
+func (s *scope) wakeSoon(d time.Duration) {
+	if s.requeueAfter == 0 || d < s.requeueAfter {
+		s.requeueAfter = d
+	}
+}
+
 // providerRequest describes revision rev to the provider.
 func (s *scope) providerRequest(rev int64, creds provider.Credentials) provider.Request {
 	req := provider.Request{Namespace: s.rs.Namespace, Name: s.rs.Name, Revision: rev, Spec: s.rs.Spec.Provider, Credentials: creds}
