@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"math"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,39 +13,85 @@ import (
 
 func TestIdleStateReleasesOncePerIdlePeriod(t *testing.T) {
 	g := NewWithT(t)
-	var s idleState
-	// Reconcile counts at successive looks, and whether memory is released at each.
+	s := idleState{interval: time.Minute}
+	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	// Reconcile counts at successive looks (seconds after t0), and what each look calls for.
 	looks := []struct {
-		count   int64
-		release bool
+		at    int
+		count int64
+		want  idleAction
 	}{
-		{0, false},  // the first look has nothing to compare with
-		{0, true},   // idle for a whole interval: release
-		{0, false},  // still idle: released already
-		{5, false},  // busy again
-		{9, false},  // still busy
-		{9, true},   // idle again: release once more
-		{9, false},  // and not again
-		{10, false}, // one reconcile (a due rotation) ends the idle period
-		{10, true},
+		{0, 0, idleNothing},   // the first look has nothing to compare with
+		{30, 0, idleNothing},  // idle, but not for a whole interval yet
+		{60, 0, idleRelease},  // idle for a whole interval: release and limit
+		{61, 0, idleNothing},  // still idle: released already
+		{62, 5, idleBusy},     // busy again: lift the limit at once
+		{63, 9, idleBusy},     // still busy
+		{100, 9, idleNothing}, // quiet since 63
+		{123, 9, idleRelease}, // idle for an interval again: release once more
+		{200, 9, idleNothing}, // and not again
+		{201, 10, idleBusy},   // one reconcile (a due rotation) ends the idle period
+		{261, 10, idleRelease},
 	}
 	for i, l := range looks {
-		g.Expect(s.observe(l.count)).To(Equal(l.release), "look %d (count %d)", i, l.count)
+		g.Expect(s.observe(t0.Add(time.Duration(l.at)*time.Second), l.count)).To(Equal(l.want), "look %d (count %d)", i, l.count)
 	}
 }
 
-func TestIdleReleaseRunsUntilItsContextEnds(t *testing.T) {
+func TestIdleLimitLeavesRoomAndKeepsTheAdminsLimit(t *testing.T) {
 	g := NewWithT(t)
-	var released atomic.Int32
+	g.Expect(idleLimit(100<<20, math.MaxInt64)).To(BeEquivalentTo(100<<20+idleHeadroom), "at least idleHeadroom")
+	g.Expect(idleLimit(400<<20, math.MaxInt64)).To(BeEquivalentTo(500<<20), "a quarter above what is held")
+	g.Expect(idleLimit(400<<20, 450<<20)).To(BeEquivalentTo(450<<20), "never above GOMEMLIMIT")
+	g.Expect(runtimeInUse()).To(BeNumerically(">", 0))
+}
+
+// fakeRuntime records what IdleRelease asks of the runtime.
+type fakeRuntime struct {
+	mu       sync.Mutex
+	releases int
+	limits   []int64
+}
+
+func (f *fakeRuntime) release() { f.mu.Lock(); defer f.mu.Unlock(); f.releases++ }
+
+func (f *fakeRuntime) setLimit(l int64) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if l < 0 {
+		return math.MaxInt64
+	}
+	f.limits = append(f.limits, l)
+	return math.MaxInt64
+}
+
+func (f *fakeRuntime) state() (int, []int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.releases, append([]int64(nil), f.limits...)
+}
+
+func TestIdleReleaseLimitsWhileIdleAndLiftsOnWork(t *testing.T) {
+	g := NewWithT(t)
+	var count atomic.Int64
+	rt := &fakeRuntime{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {
-		done <- IdleRelease{Reconciles: func() int64 { return 7 }, Interval: 10 * time.Millisecond,
-			Release: func() { released.Add(1) }}.Start(ctx)
+		done <- IdleRelease{Reconciles: count.Load, Interval: 20 * time.Millisecond, Look: 5 * time.Millisecond,
+			Release: rt.release, InUse: func() int64 { return 100 << 20 }, SetLimit: rt.setLimit}.Start(ctx)
 	}()
-	g.Eventually(released.Load).Should(BeEquivalentTo(1))
-	g.Consistently(released.Load, 100*time.Millisecond).Should(BeEquivalentTo(1), "one release per idle period")
+	limited := []int64{100<<20 + idleHeadroom}
+	g.Eventually(func() []int64 { _, l := rt.state(); return l }).Should(Equal(limited))
+	g.Consistently(func() int { r, _ := rt.state(); return r }, 100*time.Millisecond).Should(Equal(1), "one release per idle period")
+
+	count.Add(1) // a reconcile: the limit goes at once
+	g.Eventually(func() []int64 { _, l := rt.state(); return l }).Should(Equal(append(limited, math.MaxInt64)))
+	// Idle again: released and limited again.
+	g.Eventually(func() int { r, _ := rt.state(); return r }).Should(Equal(2))
 	cancel()
 	g.Eventually(done).Should(Receive(BeNil()))
+	_, limits := rt.state()
+	g.Expect(limits[len(limits)-1]).To(BeEquivalentTo(int64(math.MaxInt64)), "stopping lifts the limit")
 	g.Expect(IdleRelease{}.NeedLeaderElection()).To(BeFalse())
 }
