@@ -83,10 +83,12 @@ func BenchmarkIdle10000RotatedSecrets(b *testing.B) {
 		op.mustBeRunning(b)
 		cpuAfter, wall := op.cpuTime(b), time.Since(wallStart)
 		seen := requests.stop()
-		after := op.mustScrape(b).sum("rest_client_requests_total")
+		afterM := op.mustScrape(b)
+		after := afterM.sum("rest_client_requests_total")
 		b.ReportMetric((after-before)/wall.Minutes(), "requests/min")
 		b.ReportMetric(100*(cpuAfter-cpuBefore).Seconds()/wall.Seconds(), "cpu-%")
 		b.ReportMetric(op.rss(b), "rss-MiB")
+		b.Logf("Memory at the end of the idle window: %s", op.memory(b, afterM))
 		b.Logf("Idle for %s: %.0f requests counted by the operator; seen by the proxy: %s", wall.Round(time.Second),
 			after-before, describe(seen))
 

@@ -281,3 +281,25 @@ func (p *process) rss(b *testing.B) float64 {
 	b.Fatalf("/proc/%d/status has no VmRSS", p.cmd.Process.Pid)
 	return 0
 }
+
+// memory says what the process's resident memory is: anonymous and file-backed (the binary's pages) from
+// /proc/PID/status, and what the Go runtime reports in m (a scrape of its metrics).
+func (p *process) memory(b *testing.B, m metrics) string {
+	b.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var parts []string
+	for _, line := range strings.Split(string(status), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && (k == "RssAnon" || k == "RssFile") {
+			parts = append(parts, k+" "+strings.Join(strings.Fields(v), " "))
+		}
+	}
+	for _, name := range []string{"go_memstats_heap_alloc_bytes", "go_memstats_heap_inuse_bytes",
+		"go_memstats_heap_released_bytes", "go_memstats_stack_inuse_bytes", "go_memstats_sys_bytes",
+		"go_gc_gomemlimit_bytes"} {
+		parts = append(parts, fmt.Sprintf("%s %.1f MiB", strings.TrimPrefix(name, "go_"), m.sum(name)/(1<<20)))
+	}
+	return strings.Join(parts, ", ")
+}
