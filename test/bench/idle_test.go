@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rotationv1alpha1 "github.com/tribi/secret-rotator/api/v1alpha1"
+	"github.com/tribi/secret-rotator/internal/app"
 	"github.com/tribi/secret-rotator/internal/fixture"
 	"github.com/tribi/secret-rotator/internal/testgen"
 	"github.com/tribi/secret-rotator/test/faultproxy"
@@ -36,6 +37,7 @@ const idlePrefix = "idle-"
 //   - cpu-%: its user and system CPU time over the window (/proc/PID/stat) over wall time, in % of one core.
 //     Budget: under 1%.
 //   - rss-MiB: its resident memory at the end of the window (VmRSS). Budget: under 150 MiB.
+//   - rss-MiB-restarted: the same of the restarted process below, once it has been idle for a minute.
 //
 // Then it stops the operator with SIGTERM, starts it again, and reports how long the new process took to settle
 // (s/restart-settle): from its start until it had reconciled every RotatedSecret with an empty work queue,
@@ -112,6 +114,13 @@ func BenchmarkIdle10000RotatedSecrets(b *testing.B) {
 		if writes := writeRequests(seen); writes > 0 {
 			b.Logf("A restart sent %d write requests (none changed a RotatedSecret or a managed Secret)", writes)
 		}
+
+		// The restarted process, idle long enough to have returned its free heap (app.IdleCheckInterval): its
+		// heap was built by one list of each kind, not by the churn of 10,000 first rotations.
+		time.Sleep(time.Until(settled.Add(app.IdleCheckInterval + 10*time.Second)))
+		m := op.mustScrape(b)
+		b.ReportMetric(op.rss(b), "rss-MiB-restarted")
+		b.Logf("Memory of the restarted operator, idle: %s", op.memory(b, m))
 	}
 }
 
