@@ -72,7 +72,7 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcom
 	if err := r.verify(ctx, s, res); err != nil {
 		return r.verifyFailed(ctx, s, res, staged, err)
 	}
-	quiet := !staged && s.staging == nil && s.quietFirstValue(res)
+	quiet := !staged && s.quietFirstValue(res)
 	if !staged {
 		var o outcome
 		if res, o = r.stage(ctx, s, p.Revision, res); o.done() {
@@ -85,7 +85,7 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcom
 	p.Step = rotationv1alpha1.StepStaged
 	p.Fingerprint = r.Fingerprints.Of(res.Values)
 	s.setRotating(rotationv1alpha1.ReasonStaged, fmt.Sprintf("Revision %d staged (%s)", p.Revision, p.Fingerprint))
-	if quiet {
+	if quiet && s.stagingCreated {
 		// The staging Secret, created just now, is the record of this decision (resumeFirstValue reads it back
 		// after a crash), and no pass before this one staged anything, so the cached status cannot be missing a
 		// value: the target write goes on without a status write of its own or an uncached read first.

@@ -36,6 +36,8 @@ type scope struct {
 	soak     time.Duration     // checkSpec: spec.dependsOnSoak
 	staging  *corev1.Secret    // loadStaging: the staging Secret, nil when it does not exist yet
 
+	stagingCreated bool // stage: this pass created the staging Secret (no pass before it staged anything)
+
 	mirrorTokens map[rotationv1alpha1.SecretKeyRef][]byte // mirrorToken: GitHub tokens read in this pass
 
 	backingOff   bool          // backoff: a failed attempt's backoff holds new attempts; its conditions stay

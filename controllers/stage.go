@@ -40,8 +40,9 @@ func (r *RotatedSecretReconciler) stage(ctx context.Context, s *scope, rev int64
 	delay := stageRetry
 	for attempt := 1; ; attempt++ {
 		sec := staging.Put(s.staging, s.rs, rev, res, keep...)
+		create := sec.ResourceVersion == ""
 		if err = staging.Write(ctx, s.actor.Writer, s.rs, sec); err == nil {
-			s.staging = sec
+			s.staging, s.stagingCreated = sec, create
 			return res, goOnOutcome()
 		}
 		if attempt == stageAttempts || ctx.Err() != nil || apierrors.IsForbidden(err) {
