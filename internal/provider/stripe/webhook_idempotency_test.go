@@ -111,7 +111,7 @@ func TestWebhookCreateRepeatedWithSameKey(t *testing.T) {
 			g.Expect(string(res.Values[provider.DefaultOutput])).To(Equal(f.Endpoint("we_twin1").Secret))
 			g.Expect(twinsOf(f)).To(Equal([]string{"we_twin1"}), "exactly one endpoint for the revision")
 			g.Expect(f.Created()).To(Equal(1))
-			g.Expect(rec.keys).To(HaveLen(sent+1))
+			g.Expect(rec.keys).To(HaveLen(sent + 1))
 			g.Expect(rec.keys).To(HaveEach(testKey), "every attempt sent the request's key")
 		})
 	}
