@@ -86,9 +86,10 @@ func (r *RotatedSecretReconciler) generate(ctx context.Context, s *scope) outcom
 	p.Fingerprint = r.Fingerprints.Of(res.Values)
 	s.setRotating(rotationv1alpha1.ReasonStaged, fmt.Sprintf("Revision %d staged (%s)", p.Revision, p.Fingerprint))
 	if quiet && s.stagingCreated {
-		// The staging Secret, created just now, is the record of this decision (resumeFirstValue reads it back
-		// after a crash), and no pass before this one staged anything, so the cached status cannot be missing a
-		// value: the target write goes on without a status write of its own or an uncached read first.
+		// The staging Secret, created just now, is the record of this decision (after a crash, decide and generate
+		// take the value up again from it; discardUnrecordedFirstValue keeps an emergency from reusing it), and no
+		// pass before this one staged anything, so the cached status cannot be missing a value: the target write
+		// goes on without a status write of its own or an uncached read first.
 		s.fresh = true
 		return r.hook(StepHookStaged)
 	}
