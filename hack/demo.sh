@@ -123,7 +123,7 @@ info "It answers 204 and logs each delivery's id, event, RotatedSecret and revis
 
 section "Installing the CRD and starting the operator"
 kubectl apply --server-side -f config/crd/bases/ | indent
-kubectl wait --for condition=Established crd/rotatedsecrets.rotation.tribi.io --timeout=60s >/dev/null
+kwait --for condition=Established crd/rotatedsecrets.rotation.tribi.io --timeout=60s >/dev/null
 kubectl create namespace "$operator_ns" >/dev/null
 # As config/default: each RotatedSecret acts as the ServiceAccount secret-rotator of its namespace (config/tenant).
 # Production's RotatedSecrets depend on their twins in backend-staging, which needs cross-namespace references;
@@ -149,7 +149,7 @@ kubectl apply -k hack/demo | grep -v '^namespace/' | indent
 info "Waiting for all four RotatedSecrets to be Ready: their first value is written; in $ns, both stages rolled"
 info "and smoke passed"
 for n in "$ns" "$staging_ns"; do
-  kubectl wait --for=condition=Ready rotsec --all -n "$n" --timeout="${wait_timeout}s" | sed "s/\$/ (in $n)/" | indent
+  kwait --for=condition=Ready rotsec --all -n "$n" --timeout="${wait_timeout}s" | sed "s/\$/ (in $n)/" | indent
 done
 kubectl rollout status deployment/esim-worker deployment/backend-api -n "$ns" --timeout=60s >/dev/null
 alive "$mgr_pid" || die "the operator exited"
@@ -214,7 +214,7 @@ info "cookie-secret is untouched: revision $cookie_rev, $cookie_fp"
 
 info ""
 info "Right after the rollback jwt-secret was: $state_after (for the backoff after a failure)"
-kubectl wait --for=condition=Ready rotsec/jwt-secret -n "$ns" --timeout=60s >/dev/null
+kwait --for=condition=Ready rotsec/jwt-secret -n "$ns" --timeout=60s >/dev/null
 info "Then Ready again on revision $(field jwt-secret .status.currentRevision); revisions in status.history:" \
   "$(field jwt-secret '.status.history[*].revision') (no new attempt started by itself)"
 
@@ -268,8 +268,12 @@ soak_minutes=${soak%m}
 soaked=$(date -u -d "@$(($(date -u -d "$staging_done" +%s) + soak_minutes * 60))" +%Y-%m-%dT%H:%M:%SZ)
 [[ ! $notice_time < $soaked ]] || die "cookie-secret gave notice at $notice_time, before its dependency's soak ended ($soaked)"
 [[ ! $started < $notice_start ]] || die "cookie-secret started at $started, before its notice ran out ($notice_start)"
-kubectl get events -n "$ns" --field-selector reason=WaitingForDependency,involvedObject.name=cookie-secret -o name |
-  grep -q . || die "cookie-secret has no WaitingForDependency Event"
+if ! kubectl get events -n "$ns" --field-selector reason=WaitingForDependency,involvedObject.name=cookie-secret -o name |
+  grep -q .; then
+  kubectl get events -n "$ns" --field-selector involvedObject.name=cookie-secret -o wide | indent
+  grep -i 'event' "$tmp/manager.log" | grep -v '"level":"info"' | tail -n 20 | indent
+  die "cookie-secret has no WaitingForDependency Event (its Events and the operator's log lines about Events above)"
+fi
 info "Timeline (Events of $ns/cookie-secret; seconds since its annotation):"
 timeline cookie-secret "$since"
 for event in Started Succeeded; do

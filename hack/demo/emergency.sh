@@ -83,7 +83,7 @@ emergency_act() {
   kubectl patch rotsec jwt-secret -n "$ns" --type=json \
     -p "[{\"op\": \"remove\", \"path\": \"/spec/validation/jobs/0/template/spec/template/metadata/labels/$fail_label\"}]" >/dev/null
   kubectl patch deployment esim-worker -n "$ns" -p '{"spec": {"minReadySeconds": 5}}' >/dev/null
-  kubectl wait --for=condition=Ready rotsec/jwt-secret -n "$ns" --timeout=60s >/dev/null
+  kwait --for=condition=Ready rotsec/jwt-secret -n "$ns" --timeout=60s >/dev/null
   [ "$(codes_per_day)" = 10 ] || die "backend-config[RATE_LIMIT_CODES_PER_DAY] is $(codes_per_day) before the emergency, not 10"
   has_previous || die "backend-env has no JWT_SECRET_PREVIOUS before the emergency"
   info "jwt-secret is on revision $rev_in ($fp_in); backend-config[RATE_LIMIT_CODES_PER_DAY] is 10"

@@ -42,6 +42,24 @@ stop_pid() {
 # backend).
 field() { kubectl get rotsec "$1" -n "${3:-$ns}" -o jsonpath="{$2}"; }
 
+# kwait is `kubectl wait` with its arguments, tried again while it fails because the object has no
+# status.conditions yet (a CRD or a RotatedSecret just created: kubectl wait then fails at once instead of
+# waiting), for at most 2 minutes; any other failure is final.
+kwait() {
+  local deadline=$((SECONDS + 120)) out
+  while :; do
+    if out=$(kubectl wait "$@" 2>&1); then
+      printf '%s\n' "$out"
+      return 0
+    fi
+    if [[ $out != *"accessor error"* ]] || [ "$SECONDS" -ge "$deadline" ]; then
+      printf '%s\n' "$out" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
 # condition prints "<reason>: <message>" of condition $2 of RotatedSecret $1 in namespace $3 (default backend).
 condition() {
   local c=".status.conditions[?(@.type==\"$2\")]"
