@@ -251,6 +251,8 @@ var _ = Describe("When to rotate", func() {
 		clock.Step(time.Minute) // the request comes after staging's first value
 		cluster.Annotate(prod, rotationv1alpha1.RotateAnnotation, "release-42")
 		expectScheduled(prod, rotationv1alpha1.ReasonWaitingForDependency, "dependency "+ns+"/jwt-staging has not completed a rotation")
+		Eventually(func() []string { return eventReasons(prod) }, wait).Should(ContainElement(rotationv1alpha1.ReasonWaitingForDependency),
+			"kubectl describe tells why it waits")
 		cluster.Annotate(staging, rotationv1alpha1.RotateAnnotation, "release-42")
 		cluster.WaitForRevision(staging, 2)
 		expectScheduled(prod, rotationv1alpha1.ReasonWaitingForDependency, "must stay Ready for 1h0m0s")
