@@ -26,7 +26,8 @@ const idleHeadroom = 32 << 20
 // the free heap to the operating system (about 0.1 s of CPU at 10,000 RotatedSecrets), then sets a soft memory
 // limit a quarter (at least idleHeadroom) above what the runtime still holds, so scrapes are collected instead of
 // piling up. The first reconcile after that lifts the limit again (within idleLook): a mass rotation never runs
-// under it. A GOMEMLIMIT set by the admin stays the upper bound. It makes no API request and runs on every
+// under it. A GOMEMLIMIT set by the admin stays the upper bound. At every look it also sets the heap's pace
+// (heapPace: a large heap is collected after growing by a quarter). It makes no API request and runs on every
 // replica.
 type IdleRelease struct {
 	// Reconciles counts the reconciles started so far (RotatedSecretReconciler.Reconciles).
@@ -40,6 +41,10 @@ type IdleRelease struct {
 	Release  func()
 	InUse    func() int64
 	SetLimit func(int64) int64
+	// Live reads the live heap and SetPercent is debug.SetGCPercent, for the heap's pace (heapPace), looked at
+	// with the reconcile count; tests replace them.
+	Live       func() int64
+	SetPercent func(int) int
 }
 
 // Start looks every Look until ctx ends; it is a manager Runnable.
@@ -66,6 +71,8 @@ func (r IdleRelease) Start(ctx context.Context) error {
 		}
 	}
 	defer lift()
+	pace := newHeapPace(r.Live, r.SetPercent)
+	defer pace.restore()
 	t := time.NewTicker(look)
 	defer t.Stop()
 	idle := idleState{interval: r.Interval}
@@ -74,6 +81,7 @@ func (r IdleRelease) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
+			pace.look()
 			switch idle.observe(now, r.Reconciles()) {
 			case idleBusy:
 				lift()

@@ -51,6 +51,19 @@ type fakeRuntime struct {
 	mu       sync.Mutex
 	releases int
 	limits   []int64
+	percents []int
+}
+
+// setPercent records a GC percent; the process started with 100.
+func (f *fakeRuntime) setPercent(p int) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := 100
+	if len(f.percents) > 0 {
+		old = f.percents[len(f.percents)-1]
+	}
+	f.percents = append(f.percents, p)
+	return old
 }
 
 func (f *fakeRuntime) release() { f.mu.Lock(); defer f.mu.Unlock(); f.releases++ }
@@ -79,7 +92,8 @@ func TestIdleReleaseLimitsWhileIdleAndLiftsOnWork(t *testing.T) {
 	done := make(chan error)
 	go func() {
 		done <- IdleRelease{Reconciles: count.Load, Interval: 20 * time.Millisecond, Look: 5 * time.Millisecond,
-			Release: rt.release, InUse: func() int64 { return 100 << 20 }, SetLimit: rt.setLimit}.Start(ctx)
+			Release: rt.release, InUse: func() int64 { return 100 << 20 }, SetLimit: rt.setLimit,
+			Live: func() int64 { return 90 << 20 }, SetPercent: rt.setPercent}.Start(ctx)
 	}()
 	limited := []int64{100<<20 + idleHeadroom}
 	g.Eventually(func() []int64 { _, l := rt.state(); return l }).Should(Equal(limited))
@@ -93,5 +107,8 @@ func TestIdleReleaseLimitsWhileIdleAndLiftsOnWork(t *testing.T) {
 	g.Eventually(done).Should(Receive(BeNil()))
 	_, limits := rt.state()
 	g.Expect(limits[len(limits)-1]).To(BeEquivalentTo(int64(math.MaxInt64)), "stopping lifts the limit")
+	rt.mu.Lock()
+	g.Expect(rt.percents).To(Equal([]int{100, 100, 25, 100}), "read, paced once for a 90 MiB heap, restored on stop")
+	rt.mu.Unlock()
 	g.Expect(IdleRelease{}.NeedLeaderElection()).To(BeFalse())
 }

@@ -297,7 +297,8 @@ func (p *process) memory(b *testing.B, m metrics) string {
 		}
 	}
 	for _, name := range []string{"go_memstats_heap_alloc_bytes", "go_memstats_heap_inuse_bytes",
-		"go_memstats_heap_released_bytes", "go_memstats_stack_inuse_bytes", "go_memstats_sys_bytes",
+		"go_memstats_heap_released_bytes", "go_memstats_heap_idle_bytes", "go_memstats_stack_inuse_bytes",
+		"go_memstats_gc_sys_bytes", "go_memstats_mspan_inuse_bytes", "go_memstats_other_sys_bytes", "go_memstats_sys_bytes",
 		"go_gc_gomemlimit_bytes"} {
 		parts = append(parts, fmt.Sprintf("%s %.1f MiB", strings.TrimPrefix(name, "go_"), m.sum(name)/(1<<20)))
 	}
