@@ -187,11 +187,8 @@ func (r *RotatedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	if r.Policy == nil {
 		r.Policy = policy.DefaultChain()
 	}
-	indexes := map[string]client.IndexerFunc{targetIndex: r.indexTargets, dependsOnIndex: indexDependsOn, fingerprintIndex: indexFingerprints}
-	for name, f := range indexes {
-		if err := mgr.GetFieldIndexer().IndexField(ctx, &rotationv1alpha1.RotatedSecret{}, name, f); err != nil {
-			return err
-		}
+	if err := r.addIndexes(ctx, mgr.GetCache()); err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rotationv1alpha1.RotatedSecret{}, builder.WithPredicates(predicate.Or(
@@ -205,25 +202,6 @@ func (r *RotatedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(workloadToRotatedSecrets)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
 		Complete(r)
-}
-
-// indexTargets lists the Secrets a RotatedSecret writes (its targets) or reads a person's staged value from.
-func (r *RotatedSecretReconciler) indexTargets(o client.Object) []string {
-	rs := o.(*rotationv1alpha1.RotatedSecret)
-	var keys []string
-	for _, t := range rs.Spec.Targets {
-		if t.SecretName != "" {
-			keys = append(keys, targetNamespace(rs, t)+"/"+t.SecretName)
-		}
-	}
-	// A person stages new values here (a Stripe key); labelled rotation.tribi.io/managed=true the Secret is in the
-	// cache and a new value starts the waiting rotation at once.
-	if p, err := r.Providers.For(rs.Spec.Provider); err == nil {
-		for _, name := range p.Inputs(rs.Spec.Provider) {
-			keys = append(keys, rs.Namespace+"/"+name)
-		}
-	}
-	return keys
 }
 
 // slim drops from every cached object what the operator never reads and that makes up much of its size: the field
