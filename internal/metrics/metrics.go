@@ -7,9 +7,14 @@
 //
 // The per-object series are not client_golang vectors: at 10,000 RotatedSecrets those kept about 2 KiB an object
 // (a metric, its label pairs and hashes per series). One store (store.go) keeps each object's series as a short
-// list of family, label and value, and builds the samples when /metrics is scraped (exposition.go); what a scrape
-// shows is what the vectors showed: names, HELP, types, labels, values, counters' created timestamps, and no
-// series where the vectors had none.
+// list of family, label and value; what a scrape shows is what the vectors showed: names, HELP, types, labels,
+// values, counters' created timestamps, and no series where the vectors had none.
+//
+// The endpoint (NewServer, serving Handler at /metrics on --metrics-bind-address, in place of controller-runtime's
+// metrics server) writes the store's series in the text format straight from the store (text.go), into a
+// pooled buffer: gathering them, a dto.Metric per series, left 17 MB of garbage a scrape at 10,000 objects. The
+// rest of the registry is gathered and encoded by expfmt, and a request for another format (protobuf) is
+// answered by promhttp over the whole registry, the store's series built as samples (exposition.go).
 package metrics
 
 import (
