@@ -11,10 +11,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/tribi/secret-rotator/internal/app"
 	"github.com/tribi/secret-rotator/internal/egress"
+	"github.com/tribi/secret-rotator/internal/metrics"
 	"github.com/tribi/secret-rotator/internal/tenancy"
 	"github.com/tribi/secret-rotator/internal/version"
 )
@@ -75,7 +77,8 @@ func main() {
 		opts.Namespace = defaultNamespace
 	}
 	opts.Manager = ctrl.Options{
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		// metrics.NewServer, added below, serves /metrics: controller-runtime's server serves promhttp there.
+		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: probeAddr,
 		PprofBindAddress:       pprofAddr,
 		LeaderElection:         leaderElect,
@@ -100,6 +103,12 @@ func main() {
 	}
 	if err == nil {
 		err = mgr.AddReadyzCheck("readyz", healthz.Ping)
+	}
+	if err == nil && metricsAddr != "0" {
+		var srv *manager.Server
+		if srv, err = metrics.NewServer(metricsAddr); err == nil {
+			err = mgr.Add(srv)
+		}
 	}
 	if err != nil {
 		log.Error(err, "Setting up the operator")

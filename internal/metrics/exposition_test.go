@@ -77,12 +77,32 @@ secret_rotator_target_repairs_total{name="revoking",namespace="expo"} 2
 func TestExpositionOfObjectsInEachState(t *testing.T) {
 	g := NewWithT(t)
 	start := time.Now()
-	names := []string{"first", "stalled", "rotating", "suspended", "revoking", "recovered", "gone"}
-	for _, n := range names {
-		defer Forget("expo", n)
-	}
-	defer Forget("other", "first")
+	defer observeEachState()()
 
+	g.Expect(testutil.GatherAndCompare(ctrlmetrics.Registry, strings.NewReader(exposition), perObjectFamilies...)).To(Succeed())
+
+	// Counters carry the time their series was created, as the protobuf exposition shows it.
+	families, err := ctrlmetrics.Registry.Gather()
+	g.Expect(err).NotTo(HaveOccurred())
+	counted := 0
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			if m.Counter == nil || !strings.HasPrefix(f.GetName(), "secret_rotator_") {
+				continue
+			}
+			created := m.GetCounter().GetCreatedTimestamp().AsTime()
+			g.Expect(created).To(BeTemporally(">=", start.Truncate(time.Microsecond)), f.GetName())
+			g.Expect(created).To(BeTemporally("<=", time.Now()), f.GetName())
+			counted++
+		}
+	}
+	g.Expect(counted).To(Equal(7))
+}
+
+// observeEachState sets up RotatedSecrets in several states through the calls the controllers make: first
+// generation, stalled, rotating, suspended and waiting, revocations pending, recovered from a stall, and
+// forgotten. It returns a function that forgets them.
+func observeEachState() (forget func()) {
 	first := object("expo", "first")
 	first.Status.NextRotationTime = at(90 * 24 * time.Hour)
 	first.Status.History = []rotationv1alpha1.RotationRecord{record(1, rotationv1alpha1.OutcomeSucceeded, at(time.Minute))}
@@ -137,22 +157,10 @@ func TestExpositionOfObjectsInEachState(t *testing.T) {
 	ObserveStatus(gone)
 	Forget("expo", "gone")
 
-	g.Expect(testutil.GatherAndCompare(ctrlmetrics.Registry, strings.NewReader(exposition), perObjectFamilies...)).To(Succeed())
-
-	// Counters carry the time their series was created, as the protobuf exposition shows it.
-	families, err := ctrlmetrics.Registry.Gather()
-	g.Expect(err).NotTo(HaveOccurred())
-	counted := 0
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			if m.Counter == nil || !strings.HasPrefix(f.GetName(), "secret_rotator_") {
-				continue
-			}
-			created := m.GetCounter().GetCreatedTimestamp().AsTime()
-			g.Expect(created).To(BeTemporally(">=", start.Truncate(time.Microsecond)), f.GetName())
-			g.Expect(created).To(BeTemporally("<=", time.Now()), f.GetName())
-			counted++
+	return func() {
+		for _, n := range []string{"first", "stalled", "rotating", "suspended", "revoking", "recovered"} {
+			Forget("expo", n)
 		}
+		Forget("other", "first")
 	}
-	g.Expect(counted).To(Equal(7))
 }

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,7 +15,9 @@ import (
 // labels are namespace, name and, for some, a trigger, outcome, reason or step.
 type Family struct {
 	desc *prometheus.Desc
-	kind prometheus.ValueType
+	// name and help are the descriptor's, for the text exposition (text.go).
+	name, help string
+	kind       prometheus.ValueType
 	// label is the name of the third label; "" when the family has only namespace and name.
 	label string
 }
@@ -24,7 +27,7 @@ func newFamily(kind prometheus.ValueType, name, help, label string) *Family {
 	if label != "" {
 		labels = append(labels, label)
 	}
-	return &Family{desc: prometheus.NewDesc(name, help, labels, nil), kind: kind, label: label}
+	return &Family{desc: prometheus.NewDesc(name, help, labels, nil), name: name, help: help, kind: kind, label: label}
 }
 
 // WithLabelValues names one series of the family: namespace, name and, for a family with a third label, its
@@ -94,13 +97,19 @@ type entry struct {
 // different objects write concurrently and scrapes read concurrently, under one lock held only to copy.
 type store struct {
 	families []*Family
-	mu       sync.RWMutex
-	// objects are the series of each object; an object without any has no entry.
+	// byName are the families sorted by name, the order of the exposition.
+	byName []*Family
+	mu     sync.RWMutex
+	// objects are the series of each object; an object without any has no entry. A stored slice is never
+	// changed: a change stores a new one, so a scrape copies the slices' headers under the lock and reads them
+	// after releasing it.
 	objects map[key][]entry
 }
 
 func newStore(families ...*Family) *store {
-	return &store{families: families, objects: map[key][]entry{}}
+	byName := slices.Clone(families)
+	slices.SortFunc(byName, func(a, b *Family) int { return strings.Compare(a.name, b.name) })
+	return &store{families: families, byName: byName, objects: map[key][]entry{}}
 }
 
 // Describe sends the descriptors of every family the store holds, so the registry refuses a clash of names.
@@ -141,13 +150,16 @@ func (s *store) inc(k key, f *Family, label string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	es := s.objects[k]
+	// A new slice, as every change makes one (a scrape may be reading the stored one); one longer when the
+	// series is new: an object has a handful of series and gains one rarely, so no spare capacity.
 	for i := range es {
 		if es[i].family == f && es[i].label == label {
-			es[i].value++
+			next := slices.Clone(es)
+			next[i].value++
+			s.objects[k] = next
 			return
 		}
 	}
-	// A new slice one longer: an object has a handful of series and gains one rarely, so no spare capacity.
 	grown := make([]entry, len(es), len(es)+1)
 	copy(grown, es)
 	s.objects[k] = append(grown, entry{family: f, label: label, value: 1, created: time.Now().UnixNano()})
