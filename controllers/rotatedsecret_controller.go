@@ -232,13 +232,14 @@ func slim(obj any) (any, error) {
 // rotation.tribi.io/managed=true): it never holds, or needs RBAC to list, any other Secret's value. The Job cache
 // holds only the operator's validation Jobs. With a shard selector (nil or empty: every RotatedSecret) the
 // RotatedSecret cache holds only the RotatedSecrets that match it, so an operator Deployment handles its shard
-// and nothing else: events about other objects map to RotatedSecrets it does not see, and are dropped.
+// and nothing else: events about other objects map to RotatedSecrets it does not see, and are dropped. Every
+// informer's watch lasts 30 to 60 minutes (longWatches).
 func CacheOptions(shard labels.Selector) cache.Options {
 	ownJobs, err := labels.NewRequirement(rotationv1alpha1.RotatedSecretLabel, selection.Exists, nil)
 	if err != nil {
 		panic(err) // a constant key: cannot fail
 	}
-	opts := cache.Options{DefaultTransform: slim, ByObject: map[client.Object]cache.ByObject{
+	opts := cache.Options{DefaultTransform: slim, NewInformer: longWatches, ByObject: map[client.Object]cache.ByObject{
 		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{rotationv1alpha1.ManagedLabel: "true"})},
 		// Only the validation Jobs the operator created (they carry the label), not every Job of the cluster.
 		&batchv1.Job{}: {Label: labels.NewSelector().Add(*ownJobs)},
